@@ -1,0 +1,1014 @@
+"""The TwelveLabs hook: connection, transport, retries, and one method per API call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from airflow.providers.common.compat.sdk import BaseHook
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+from airflow_provider_twelvelabs import __version__
+from airflow_provider_twelvelabs.exceptions import (
+    TwelveLabsAPIError,
+    TwelveLabsError,
+    TwelveLabsTransportError,
+    error_from_response,
+)
+from airflow_provider_twelvelabs.hooks import endpoints as api
+from airflow_provider_twelvelabs.hooks.endpoints import ApiCall, FilePart
+from airflow_provider_twelvelabs.models import (
+    AnalyzeResult,
+    Asset,
+    EmbeddingResult,
+    EmbedV1Task,
+    EmbedV2Task,
+    GistResult,
+    Index,
+    IndexedAsset,
+    IndexingTask,
+    MultipartSession,
+    MultipartUploadStatus,
+    Page,
+    PresignedUrls,
+    ReportChunksResult,
+    SearchPage,
+    SummarizeResult,
+)
+
+__all__ = ["RetryPolicy", "TwelveLabsHook", "redact_url"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.twelvelabs.io/v1.3"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Statuses worth another attempt: rate limited, request timeout, and server-side failures.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Transport errors after which the request provably never reached the server.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+log = logging.getLogger(__name__)
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without its query string, which for presigned URLs is a credential.
+
+    :param url: any URL.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable url>"
+    query = "<redacted>" if parts.query else ""
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the hook retries: attempts, exponential backoff with jitter, and the longest wait.
+
+    ``Retry-After`` (seconds or an HTTP date) and ``X-Ratelimit-Reset`` (epoch seconds) on an
+    answer take precedence over the computed backoff, up to ``max_wait``.
+
+    :param max_attempts: attempts in all, the first one included.
+    :param base_delay: the first backoff, doubled at each further attempt.
+    :param max_wait: the cap on any single wait, in seconds.
+    """
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_wait: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Return the jittered exponential wait after the ``attempt``-th failed attempt.
+
+        :param attempt: 1 for the first failed attempt.
+        """
+        delay = min(self.max_wait, self.base_delay * (2 ** (attempt - 1)))
+        # Full jitter would sometimes retry at once; keep at least half the delay.
+        return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not cryptography
+
+    def wait(self, state: RetryCallState) -> float:
+        """Return how long to wait before the next attempt (a tenacity ``wait`` callable).
+
+        :param state: tenacity's record of the call so far.
+        """
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TwelveLabsAPIError) and exc.retry_after is not None:
+            return max(0.0, min(self.max_wait, exc.retry_after))
+        return self.backoff(state.attempt_number)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What the hook reads from its connection. The API key never shows in a repr."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float
+    connect_timeout: float
+    retry: RetryPolicy
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-api-key": self.api_key,
+            "user-agent": f"airflow-provider-twelvelabs/{__version__}",
+            "accept": "application/json",
+        }
+
+    @property
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=self.connect_timeout)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait that an answer asks for, from ``Retry-After`` or ``X-Ratelimit-Reset``."""
+    value = response.headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            with contextlib.suppress(TypeError, ValueError):
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    if response.status_code == 429:
+        reset = response.headers.get("x-ratelimit-reset")
+        if reset:
+            with contextlib.suppress(ValueError):
+                number = float(reset)
+                # Epoch seconds per the API docs; small numbers are read as a delay.
+                return max(0.0, number - time.time()) if number > 1e9 else max(0.0, number)
+    return None
+
+
+def _check(call: ApiCall[Any], response: httpx.Response, body: bytes) -> None:
+    if response.is_success:
+        return
+    raise error_from_response(
+        response.status_code,
+        body,
+        method=call.method,
+        path="/" + call.path,
+        retry_after=_retry_after(response),
+    )
+
+
+def _decode(body: bytes) -> Any:
+    if not body or not body.strip():
+        return None
+    return json.loads(body)
+
+
+class _RequestBuilder:
+    """Builds a fresh httpx request for each attempt of an :class:`ApiCall`.
+
+    Files are reopened for every attempt, so a retried form request carries its full body.
+    """
+
+    def __init__(self, call: ApiCall[Any]) -> None:
+        self.call = call
+        self._opened: list[IO[bytes]] = []
+
+    def build(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        self.close()
+        call = self.call
+        kwargs: dict[str, Any] = {"params": list(call.params) or None}
+        if call.is_form:
+            files: list[tuple[str, Any]] = []
+            for part in call.files:
+                handle = part.open()
+                self._opened.append(handle)
+                files.append((part.field, (part.filename, handle, part.content_type)))
+            kwargs["data"] = _MultiDict(call.form or ())
+            # httpx only switches to multipart when files are given; the API wants multipart for
+            # every form endpoint, with or without a file, so force it with an empty marker list.
+            kwargs["files"] = files or _FORCE_MULTIPART
+        elif call.json is not None:
+            kwargs["json"] = call.json
+        return client.build_request(call.method, call.path, **kwargs)
+
+    def close(self) -> None:
+        for handle in self._opened:
+            with contextlib.suppress(Exception):
+                handle.close()
+        self._opened.clear()
+
+
+class _MultiDict(dict[str, Any]):
+    """A form mapping that keeps repeated keys, in the way httpx encodes list values."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
+        grouped: dict[str, list[str]] = {}
+        for key, value in pairs:
+            grouped.setdefault(key, []).append(value)
+        super().__init__({k: v if len(v) > 1 else v[0] for k, v in grouped.items()})
+
+
+class _ForceMultipart(list[Any]):
+    """An empty file list that is still truthy, so httpx encodes the form as multipart."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_FORCE_MULTIPART = _ForceMultipart()
+
+# Triggers of one connection in one triggerer share one AsyncClient per event loop: creating a
+# client costs a TLS context (~26 ms CPU, ~0.9 MB), and a triggerer runs up to 1,000 triggers.
+_shared_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class TwelveLabsHook(BaseHook):
+    """Talk to the TwelveLabs API.
+
+    The connection's password is the API key and its host the base URL, version path included
+    (default ``https://api.twelvelabs.io/v1.3``). Extras: ``timeout`` (seconds per request),
+    ``connect_timeout``, ``max_retries`` (further attempts after the first), ``retry_base_delay``
+    and ``retry_max_wait`` (seconds).
+
+    Every endpoint method has an ``a``-prefixed async twin where a trigger needs it; both run the
+    same :mod:`~airflow_provider_twelvelabs.hooks.endpoints` description through one retry policy.
+
+    :param twelvelabs_conn_id: the Airflow connection id.
+    :param timeout: overrides the connection's request timeout, in seconds.
+    :param max_retries: overrides the connection's number of retries.
+    """
+
+    conn_name_attr = "twelvelabs_conn_id"
+    default_conn_name = "twelvelabs_default"
+    conn_type = "twelvelabs"
+    hook_name = "TwelveLabs"
+
+    def __init__(
+        self,
+        twelvelabs_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.twelvelabs_conn_id = twelvelabs_conn_id
+        self._timeout_override = timeout
+        self._max_retries_override = max_retries
+        self._client: httpx.Client | None = None
+        self._async_settings: _Settings | None = None
+
+    # ------------------------------------------------------------------ connection form
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the connection form: the password is the API key, the host the base URL."""
+        return {
+            "hidden_fields": ["schema", "login", "port"],
+            "relabeling": {"password": "API key", "host": "Base URL"},
+            "placeholders": {
+                "host": DEFAULT_BASE_URL,
+                "password": "tlk_...",
+                "extra": json.dumps({"timeout": DEFAULT_TIMEOUT, "max_retries": 5}),
+            },
+        }
+
+    # ------------------------------------------------------------------ settings and clients
+
+    def _settings_from(self, conn: Any) -> _Settings:
+        extra = conn.extra_dejson if conn.extra else {}
+
+        def opt(name: str, default: float) -> float:
+            value = extra.get(name, extra.get(f"extra__twelvelabs__{name}"))
+            if value in (None, ""):
+                return default
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"Connection {self.twelvelabs_conn_id!r}: extra {name!r} must be a number, got {value!r}"
+                ) from None
+
+        api_key = conn.password or extra.get("api_key")
+        if not api_key:
+            raise TwelveLabsError(
+                f"Connection {self.twelvelabs_conn_id!r} has no API key: set its password to the TwelveLabs "
+                "API key."
+            )
+        self._mask(api_key)
+        retries = self._max_retries_override
+        if retries is None:
+            retries = int(opt("max_retries", RetryPolicy.max_attempts - 1))
+        policy = RetryPolicy(
+            max_attempts=max(1, retries + 1),
+            base_delay=opt("retry_base_delay", RetryPolicy.base_delay),
+            max_wait=opt("retry_max_wait", RetryPolicy.max_wait),
+        )
+        return _Settings(
+            base_url=self._base_url(conn),
+            api_key=api_key,
+            timeout=self._timeout_override or opt("timeout", DEFAULT_TIMEOUT),
+            connect_timeout=opt("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+            retry=policy,
+        )
+
+    def _base_url(self, conn: Any) -> str:
+        host = (conn.host or "").strip()
+        if not host:
+            return DEFAULT_BASE_URL
+        if "://" not in host:
+            scheme = "http" if host.startswith(("127.", "localhost")) else "https"
+            port = f":{conn.port}" if conn.port else ""
+            path = f"/{conn.schema.strip('/')}" if conn.schema else ""
+            host = f"{scheme}://{host}{port}{path}"
+        url = host.rstrip("/")
+        if not urlsplit(url).path.strip("/"):
+            raise ValueError(
+                f"Connection {self.twelvelabs_conn_id!r}: the base URL {url!r} must include the API version "
+                f"path, e.g. {DEFAULT_BASE_URL!r}"
+            )
+        return url + "/"
+
+    @staticmethod
+    def _mask(secret: str) -> None:
+        with contextlib.suppress(Exception):
+            from airflow.providers.common.compat.sdk import mask_secret
+
+            mask_secret(secret)
+
+    @cached_property
+    def settings(self) -> _Settings:
+        """The connection's settings, read once (sync lookup: not for use inside an event loop)."""
+        return self._settings_from(self.get_connection(self.twelvelabs_conn_id))
+
+    async def asettings(self) -> _Settings:
+        """The connection's settings, read once with the async connection lookup."""
+        if self._async_settings is None:
+            if "settings" in self.__dict__:
+                self._async_settings = self.settings
+            else:
+                from airflow.providers.common.compat.connection import get_async_connection
+
+                conn = await get_async_connection(self.twelvelabs_conn_id, hook=self)
+                self._async_settings = self._settings_from(conn)
+        return self._async_settings
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, version path included, with a trailing slash."""
+        return self.settings.base_url
+
+    def get_conn(self) -> httpx.Client:
+        """Return the hook's pooled sync client (created on first use, closed by :meth:`close`)."""
+        if self._client is None or self._client.is_closed:
+            settings = self.settings
+            self._client = httpx.Client(
+                base_url=settings.base_url,
+                headers=settings.headers,
+                timeout=settings.httpx_timeout,
+                follow_redirects=True,
+            )
+        return self._client
+
+    async def aget_conn(self) -> httpx.AsyncClient:
+        """Return the async client shared by every hook of this connection in this event loop."""
+        settings = await self.asettings()
+        loop = asyncio.get_running_loop()
+        per_loop = _shared_async_clients.setdefault(loop, {})
+        key = (settings.base_url, hash(settings.api_key), settings.timeout, settings.connect_timeout)
+        client = per_loop.get(key)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(
+                base_url=settings.base_url,
+                headers=settings.headers,
+                timeout=settings.httpx_timeout,
+                follow_redirects=True,
+                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            )
+            per_loop[key] = client
+        return client
+
+    def close(self) -> None:
+        """Close the sync client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> TwelveLabsHook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    async def aclose_shared_clients() -> None:
+        """Close the async clients shared in the running event loop (tests, shutdown)."""
+        loop = asyncio.get_running_loop()
+        for client in _shared_async_clients.pop(loop, {}).values():
+            await client.aclose()
+
+    # ------------------------------------------------------------------ execution
+
+    def _retryable(self, call: ApiCall[Any]) -> Callable[[BaseException], bool]:
+        def predicate(exc: BaseException) -> bool:
+            if isinstance(exc, TwelveLabsAPIError):
+                return exc.status in RETRY_STATUSES
+            if isinstance(exc, httpx.TransportError):
+                # A create whose request may have reached the server is not repeated blindly:
+                # the operators' idempotency checks handle that on an Airflow retry instead.
+                return call.idempotent or isinstance(exc, _NOT_SENT_ERRORS)
+            return False
+
+        return predicate
+
+    def _before_sleep(self, call: ApiCall[Any], policy: RetryPolicy) -> Callable[[RetryCallState], None]:
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            what = (
+                f"answered {exc.status}"
+                if isinstance(exc, TwelveLabsAPIError)
+                else f"failed ({type(exc).__name__})"
+            )
+            wait = state.next_action.sleep if state.next_action else 0.0
+            self.log.warning(
+                "TwelveLabs %s /%s %s; retrying in %.1f s (attempt %d of %d)",
+                call.method,
+                call.path,
+                what,
+                wait,
+                state.attempt_number + 1,
+                policy.max_attempts,
+            )
+
+        return log_retry
+
+    def _retry_kwargs(self, call: ApiCall[Any], policy: RetryPolicy) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(policy.max_attempts),
+            "wait": policy.wait,
+            "retry": retry_if_exception(self._retryable(call)),
+            "before_sleep": self._before_sleep(call, policy),
+            "reraise": True,
+        }
+
+    @staticmethod
+    def _transport_error(call: ApiCall[Any], exc: httpx.TransportError) -> TwelveLabsTransportError:
+        return TwelveLabsTransportError(
+            f"TwelveLabs {call.method} /{call.path} got no answer: {type(exc).__name__}: {exc}"
+        )
+
+    def run(self, call: ApiCall[T]) -> T:
+        """Execute an API call on the sync client, with retries, and parse its answer.
+
+        :param call: the call's description, from :mod:`~airflow_provider_twelvelabs.hooks.endpoints`.
+        """
+        client = self.get_conn()
+        builder = _RequestBuilder(call)
+
+        def attempt() -> T:
+            response = client.send(builder.build(client))
+            body = response.read()
+            _check(call, response, body)
+            return call.parse(_decode(body))
+
+        try:
+            return Retrying(**self._retry_kwargs(call, self.settings.retry))(attempt)
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        finally:
+            builder.close()
+
+    async def arun(self, call: ApiCall[T]) -> T:
+        """Execute an API call on the shared async client, with retries, and parse its answer.
+
+        :param call: the call's description, from :mod:`~airflow_provider_twelvelabs.hooks.endpoints`.
+        """
+        client = await self.aget_conn()
+        settings = await self.asettings()
+        builder = _RequestBuilder(call)
+
+        async def attempt() -> T:
+            response = await client.send(builder.build(client))
+            body = await response.aread()
+            _check(call, response, body)
+            return call.parse(_decode(body))
+
+        try:
+            return await AsyncRetrying(**self._retry_kwargs(call, settings.retry))(attempt)
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        finally:
+            builder.close()
+
+    def stream_lines(self, call: ApiCall[Any]) -> Iterator[dict[str, Any]]:
+        """Execute a streaming call and yield each NDJSON line as a dict.
+
+        Opening the stream is retried like any call; once lines flow, nothing is retried, since a
+        repeat would generate (and bill) the text again. Lines that are not JSON are skipped.
+
+        :param call: the call's description.
+        """
+        client = self.get_conn()
+        builder = _RequestBuilder(call)
+
+        def open_stream() -> httpx.Response:
+            response = client.send(builder.build(client), stream=True)
+            if not response.is_success:
+                body = response.read()
+                response.close()
+                _check(call, response, body)
+            return response
+
+        try:
+            response = Retrying(**self._retry_kwargs(call, self.settings.retry))(open_stream)
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        try:
+            for line in response.iter_lines():
+                event = _parse_line(line)
+                if event is not None:
+                    yield event
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        finally:
+            response.close()
+            builder.close()
+
+    async def astream_lines(self, call: ApiCall[Any]) -> AsyncIterator[dict[str, Any]]:
+        """Async twin of :meth:`stream_lines`.
+
+        :param call: the call's description.
+        """
+        client = await self.aget_conn()
+        settings = await self.asettings()
+        builder = _RequestBuilder(call)
+
+        async def open_stream() -> httpx.Response:
+            response = await client.send(builder.build(client), stream=True)
+            if not response.is_success:
+                body = await response.aread()
+                await response.aclose()
+                _check(call, response, body)
+            return response
+
+        try:
+            response: httpx.Response = await AsyncRetrying(**self._retry_kwargs(call, settings.retry))(
+                open_stream
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        try:
+            async for line in response.aiter_lines():
+                event = _parse_line(line)
+                if event is not None:
+                    yield event
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        finally:
+            await response.aclose()
+            builder.close()
+
+    def paginate(
+        self, make_call: Callable[[int], ApiCall[Page[T]]], *, max_pages: int | None = None
+    ) -> Iterator[T]:
+        """Yield every item of a page-based list, page after page.
+
+        Stops on the first page whose ``data`` is empty, as the API requires (``total_page`` is
+        not trusted), or after ``max_pages``.
+
+        :param make_call: builds the call for a 1-based page number.
+        :param max_pages: an optional cap on the number of pages fetched.
+        """
+        page = 1
+        while max_pages is None or page <= max_pages:
+            result = self.run(make_call(page))
+            if not result.data:
+                return
+            yield from result.data
+            info = result.page_info
+            if info and info.total_page is not None and page >= info.total_page:
+                return
+            page += 1
+
+    async def apaginate(
+        self, make_call: Callable[[int], ApiCall[Page[T]]], *, max_pages: int | None = None
+    ) -> AsyncIterator[T]:
+        """Async twin of :meth:`paginate`.
+
+        :param make_call: builds the call for a 1-based page number.
+        :param max_pages: an optional cap on the number of pages fetched.
+        """
+        page = 1
+        while max_pages is None or page <= max_pages:
+            result = await self.arun(make_call(page))
+            if not result.data:
+                return
+            for item in result.data:
+                yield item
+            info = result.page_info
+            if info and info.total_page is not None and page >= info.total_page:
+                return
+            page += 1
+
+    # ------------------------------------------------------------------ connection test
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated call; return ``(ok, message)`` with the API's own message."""
+        try:
+            self.run(api.list_indexes(page=1, page_limit=1))
+        except TwelveLabsAPIError as exc:
+            return False, f"{exc.status} {exc.code or ''}: {exc.message}".replace("  ", " ")
+        except Exception as exc:
+            return False, str(exc)
+        finally:
+            self.close()
+        return True, "Connection to the TwelveLabs API works."
+
+    # ------------------------------------------------------------------ presigned chunk PUTs
+
+    def put_chunk(
+        self,
+        url: str,
+        data: bytes,
+        *,
+        headers: Mapping[str, str] | None = None,
+        client: httpx.Client | None = None,
+    ) -> str:
+        """PUT one chunk to a presigned URL and return its ETag without quotes.
+
+        The PUT goes to object storage, not to the API: no API key is sent, and the URL's query
+        (its signature) never reaches a log or an exception. Not retried here: a presigned URL is
+        single use, so the caller retries with a fresh one.
+
+        :param url: the presigned URL.
+        :param data: the chunk's bytes.
+        :param headers: the session's ``upload_headers``.
+        :param client: an httpx client to send with (one without the API key); a fresh one if not.
+        """
+        send_headers = {"Content-Type": "application/octet-stream", **(headers or {})}
+        owned = client is None
+        http = client or httpx.Client(timeout=self.settings.httpx_timeout)
+        try:
+            response = http.put(url, content=data, headers=send_headers)
+        except httpx.TransportError as exc:
+            raise TwelveLabsTransportError(
+                f"Chunk upload to {redact_url(url)} got no answer: {type(exc).__name__}"
+            ) from None
+        finally:
+            if owned:
+                http.close()
+        return _etag(url, response)
+
+    async def aput_chunk(
+        self,
+        url: str,
+        data: bytes,
+        *,
+        client: httpx.AsyncClient,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """Async twin of :meth:`put_chunk`.
+
+        :param url: the presigned URL.
+        :param data: the chunk's bytes.
+        :param client: an async client without the API key.
+        :param headers: the session's ``upload_headers``.
+        """
+        send_headers = {"Content-Type": "application/octet-stream", **(headers or {})}
+        try:
+            response = await client.put(url, content=data, headers=send_headers)
+        except httpx.TransportError as exc:
+            raise TwelveLabsTransportError(
+                f"Chunk upload to {redact_url(url)} got no answer: {type(exc).__name__}"
+            ) from None
+        return _etag(url, response)
+
+    # ------------------------------------------------------------------ assets
+
+    def create_asset(
+        self,
+        *,
+        method: str = "direct",
+        file: FilePart | None = None,
+        url: str | None = None,
+        filename: str | None = None,
+        enable_hls: bool | None = None,
+        enable_thumbnail: bool | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+    ) -> Asset:
+        """Create an asset by direct upload (``file``) or from a public ``url`` (contract 3.1)."""
+        return self.run(
+            api.create_asset(
+                method=method,
+                file=file,
+                url=url,
+                filename=filename,
+                enable_hls=enable_hls,
+                enable_thumbnail=enable_thumbnail,
+                user_metadata=user_metadata,
+            )
+        )
+
+    def list_assets(self, **filters: Any) -> Iterator[Asset]:
+        """Iterate over every asset matching the filters (``asset_ids``, ``asset_types``, ``filename``)."""
+        return self.paginate(lambda page: api.list_assets(page=page, page_limit=50, **filters))
+
+    def get_asset(self, asset_id: str) -> Asset:
+        """Retrieve an asset."""
+        return self.run(api.get_asset(asset_id))
+
+    async def aget_asset(self, asset_id: str) -> Asset:
+        """Retrieve an asset (async)."""
+        return await self.arun(api.get_asset(asset_id))
+
+    def delete_asset(self, asset_id: str, *, force: bool | None = None) -> None:
+        """Delete an asset."""
+        self.run(api.delete_asset(asset_id, force=force))
+
+    def list_asset_indexed_assets(self, asset_id: str) -> Iterator[dict[str, Any]]:
+        """Iterate over the indexed assets that reference an asset (``{_id, index: {_id, name}}``)."""
+        return self.paginate(lambda page: api.list_asset_indexed_assets(asset_id, page=page, page_limit=50))
+
+    # ------------------------------------------------------------------ multipart
+
+    def create_multipart_upload(self, **fields: Any) -> MultipartSession:
+        """Open a multipart upload session (``filename``, ``total_size``, ``type``...)."""
+        return self.run(api.create_multipart_upload(**fields))
+
+    def report_multipart_chunks(
+        self, upload_id: str, completed_chunks: Sequence[Mapping[str, Any]]
+    ) -> ReportChunksResult:
+        """Report up to 50 uploaded chunks of a session."""
+        return self.run(api.report_multipart_chunks(upload_id, completed_chunks))
+
+    def get_multipart_upload_status(
+        self, upload_id: str, *, page: int | None = None, page_limit: int | None = None
+    ) -> MultipartUploadStatus:
+        """Return one page of a multipart upload's status."""
+        return self.run(api.get_multipart_upload_status(upload_id, page=page, page_limit=page_limit))
+
+    async def aget_multipart_upload_status(
+        self, upload_id: str, *, page: int | None = None, page_limit: int | None = None
+    ) -> MultipartUploadStatus:
+        """Return one page of a multipart upload's status (async)."""
+        return await self.arun(api.get_multipart_upload_status(upload_id, page=page, page_limit=page_limit))
+
+    def get_presigned_urls(self, upload_id: str, *, start: int, count: int) -> PresignedUrls:
+        """Ask for up to 50 fresh presigned URLs starting at chunk ``start``."""
+        return self.run(api.get_presigned_urls(upload_id, start=start, count=count))
+
+    def list_incomplete_uploads(self) -> Iterator[MultipartSession]:
+        """Iterate over the incomplete multipart upload sessions."""
+        return self.paginate(lambda page: api.list_incomplete_uploads(page=page, page_limit=50))
+
+    # ------------------------------------------------------------------ indexes
+
+    def create_index(
+        self, *, index_name: str, models: Sequence[Mapping[str, Any]], addons: Sequence[str] | None = None
+    ) -> Index:
+        """Create an index."""
+        return self.run(api.create_index(index_name=index_name, models=models, addons=addons))
+
+    def list_indexes(self, **filters: Any) -> Iterator[Index]:
+        """Iterate over every index matching the filters (``index_name``, ``model_family``...)."""
+        return self.paginate(lambda page: api.list_indexes(page=page, page_limit=50, **filters))
+
+    def get_index(self, index_id: str) -> Index:
+        """Retrieve an index."""
+        return self.run(api.get_index(index_id))
+
+    def rename_index(self, index_id: str, index_name: str) -> None:
+        """Rename an index."""
+        self.run(api.rename_index(index_id, index_name))
+
+    def delete_index(self, index_id: str) -> None:
+        """Delete an index and everything indexed in it."""
+        self.run(api.delete_index(index_id))
+
+    # ------------------------------------------------------------------ indexed assets
+
+    def create_indexed_asset(
+        self,
+        index_id: str,
+        *,
+        asset_id: str,
+        enable_video_stream: bool | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+    ) -> IndexedAsset:
+        """Index a ready asset in an index."""
+        return self.run(
+            api.create_indexed_asset(
+                index_id,
+                asset_id=asset_id,
+                enable_video_stream=enable_video_stream,
+                user_metadata=user_metadata,
+            )
+        )
+
+    def list_indexed_assets(self, index_id: str, **filters: Any) -> Iterator[IndexedAsset]:
+        """Iterate over the indexed assets of an index (filters: ``status``, ``filename``...)."""
+        return self.paginate(
+            lambda page: api.list_indexed_assets(index_id, page=page, page_limit=50, **filters)
+        )
+
+    def list_indexed_assets_page(self, index_id: str, **filters: Any) -> Page[IndexedAsset]:
+        """Return one page of an index's indexed assets (``page``, ``page_limit`` and filters)."""
+        return self.run(api.list_indexed_assets(index_id, **filters))
+
+    async def alist_indexed_assets_page(self, index_id: str, **filters: Any) -> Page[IndexedAsset]:
+        """Return one page of an index's indexed assets (async)."""
+        return await self.arun(api.list_indexed_assets(index_id, **filters))
+
+    def get_indexed_asset(self, index_id: str, indexed_asset_id: str, **options: Any) -> IndexedAsset:
+        """Retrieve an indexed asset (options: ``embedding_option``, ``transcription``)."""
+        return self.run(api.get_indexed_asset(index_id, indexed_asset_id, **options))
+
+    async def aget_indexed_asset(self, index_id: str, indexed_asset_id: str, **options: Any) -> IndexedAsset:
+        """Retrieve an indexed asset (async)."""
+        return await self.arun(api.get_indexed_asset(index_id, indexed_asset_id, **options))
+
+    def update_indexed_asset(
+        self, index_id: str, indexed_asset_id: str, user_metadata: Mapping[str, Any]
+    ) -> None:
+        """Merge user metadata into an indexed asset (``None`` values delete keys)."""
+        self.run(api.update_indexed_asset(index_id, indexed_asset_id, user_metadata=user_metadata))
+
+    def delete_indexed_asset(self, index_id: str, indexed_asset_id: str) -> None:
+        """Delete an indexed asset."""
+        self.run(api.delete_indexed_asset(index_id, indexed_asset_id))
+
+    # ------------------------------------------------------------------ legacy tasks and videos
+
+    def create_indexing_task(
+        self,
+        *,
+        index_id: str,
+        video_file: FilePart | None = None,
+        video_url: str | None = None,
+        enable_video_stream: bool | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+    ) -> IndexingTask:
+        """Upload and index a video in one call (legacy ``/tasks``)."""
+        return self.run(
+            api.create_indexing_task(
+                index_id=index_id,
+                video_file=video_file,
+                video_url=video_url,
+                enable_video_stream=enable_video_stream,
+                user_metadata=user_metadata,
+            )
+        )
+
+    def list_indexing_tasks(self, **filters: Any) -> Iterator[IndexingTask]:
+        """Iterate over legacy indexing tasks (filters: ``index_id``, ``status``, ``filename``...)."""
+        return self.paginate(lambda page: api.list_indexing_tasks(page=page, page_limit=50, **filters))
+
+    def list_indexing_tasks_page(self, **filters: Any) -> Page[IndexingTask]:
+        """Return one page of legacy indexing tasks."""
+        return self.run(api.list_indexing_tasks(**filters))
+
+    async def alist_indexing_tasks_page(self, **filters: Any) -> Page[IndexingTask]:
+        """Return one page of legacy indexing tasks (async)."""
+        return await self.arun(api.list_indexing_tasks(**filters))
+
+    def get_indexing_task(self, task_id: str) -> IndexingTask:
+        """Retrieve a legacy indexing task."""
+        return self.run(api.get_indexing_task(task_id))
+
+    async def aget_indexing_task(self, task_id: str) -> IndexingTask:
+        """Retrieve a legacy indexing task (async)."""
+        return await self.arun(api.get_indexing_task(task_id))
+
+    def delete_indexing_task(self, task_id: str) -> None:
+        """Delete a legacy indexing task."""
+        self.run(api.delete_indexing_task(task_id))
+
+    def get_video(self, index_id: str, video_id: str) -> IndexedAsset:
+        """Retrieve a legacy video of an index."""
+        return self.run(api.get_video(index_id, video_id))
+
+    def list_videos(self, index_id: str, **filters: Any) -> Iterator[IndexedAsset]:
+        """Iterate over the legacy videos of an index."""
+        return self.paginate(lambda page: api.list_videos(index_id, page=page, page_limit=50, **filters))
+
+    # ------------------------------------------------------------------ embed v2
+
+    def create_embedding(self, body: Mapping[str, Any]) -> EmbeddingResult:
+        """Create embeddings synchronously (``POST /embed-v2``)."""
+        return self.run(api.create_embedding(body))
+
+    def create_embedding_task(self, body: Mapping[str, Any]) -> EmbedV2Task:
+        """Create an asynchronous embedding task (``POST /embed-v2/tasks``)."""
+        return self.run(api.create_embedding_task(body))
+
+    def get_embedding_task(self, task_id: str) -> EmbedV2Task:
+        """Retrieve an embed v2 task, with its embeddings once ready."""
+        return self.run(api.get_embedding_task(task_id))
+
+    async def aget_embedding_task(self, task_id: str) -> EmbedV2Task:
+        """Retrieve an embed v2 task (async)."""
+        return await self.arun(api.get_embedding_task(task_id))
+
+    def list_embedding_tasks(self, **filters: Any) -> Iterator[EmbedV2Task]:
+        """Iterate over embed v2 tasks (filters: ``status``, ``started_at``, ``ended_at``)."""
+        return self.paginate(lambda page: api.list_embedding_tasks(page=page, page_limit=50, **filters))
+
+    async def alist_embedding_tasks_page(self, **filters: Any) -> Page[EmbedV2Task]:
+        """Return one page of embed v2 tasks (async)."""
+        return await self.arun(api.list_embedding_tasks(**filters))
+
+    # ------------------------------------------------------------------ embed v1
+
+    def create_embedding_v1(self, **fields: Any) -> dict[str, Any]:
+        """Create text, image or audio embeddings with the v1 API (``POST /embed``)."""
+        return self.run(api.create_embedding_v1(**fields))
+
+    def create_video_embedding_task(self, **fields: Any) -> EmbedV1Task:
+        """Create a v1 video embedding task (``POST /embed/tasks``)."""
+        return self.run(api.create_video_embedding_task(**fields))
+
+    def get_video_embedding_task_status(self, task_id: str) -> EmbedV1Task:
+        """Return the status of a v1 video embedding task."""
+        return self.run(api.get_video_embedding_task_status(task_id))
+
+    async def aget_video_embedding_task_status(self, task_id: str) -> EmbedV1Task:
+        """Return the status of a v1 video embedding task (async)."""
+        return await self.arun(api.get_video_embedding_task_status(task_id))
+
+    def get_video_embedding_task(
+        self, task_id: str, *, embedding_option: Sequence[str] | None = None
+    ) -> EmbedV1Task:
+        """Retrieve the embeddings of a ready v1 video embedding task."""
+        return self.run(api.get_video_embedding_task(task_id, embedding_option=embedding_option))
+
+    # ------------------------------------------------------------------ generation
+
+    def analyze(self, body: Mapping[str, Any]) -> AnalyzeResult:
+        """Run an open-ended analysis and return the whole answer (``stream=false``)."""
+        return self.run(api.analyze(body, stream=False))
+
+    def analyze_stream(self, body: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Run an open-ended analysis and yield its NDJSON events as they arrive."""
+        return self.stream_lines(api.analyze(body, stream=True))
+
+    def summarize(self, body: Mapping[str, Any]) -> SummarizeResult:
+        """Summarize a video: summary, chapters or highlights (legacy ``/summarize``)."""
+        return self.run(api.summarize(body))
+
+    def gist(self, *, video_id: str, types: Sequence[str]) -> GistResult:
+        """Generate titles, topics and hashtags (legacy ``/gist``)."""
+        return self.run(api.gist(video_id=video_id, types=types))
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, **fields: Any) -> SearchPage:
+        """Run a search and return its first page (fields as in ``POST /search``)."""
+        return self.run(api.search(**fields))
+
+    def get_search_page(self, page_token: str, *, include_user_metadata: bool | None = None) -> SearchPage:
+        """Return a further page of a search."""
+        return self.run(api.get_search_page(page_token, include_user_metadata=include_user_metadata))
+
+
+def _parse_line(line: str) -> dict[str, Any] | None:
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        log.debug("Skipping a stream line that is not JSON")
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def _etag(url: str, response: httpx.Response) -> str:
+    if not response.is_success:
+        raise TwelveLabsAPIError(
+            response.status_code,
+            None,
+            f"Chunk upload was refused ({response.status_code})",
+            method="PUT",
+            path=urlsplit(url).path,
+        )
+    etag = response.headers.get("etag", "").strip().strip('"')
+    if not etag:
+        raise TwelveLabsError(f"Chunk upload to {redact_url(url)} answered without an ETag")
+    return etag

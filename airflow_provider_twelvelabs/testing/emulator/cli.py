@@ -1,0 +1,115 @@
+"""Command-line entry point of the emulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from airflow_provider_twelvelabs.testing.emulator.app import API_PREFIX, create_app
+from airflow_provider_twelvelabs.testing.emulator.config import DEFAULT_API_KEY, EmulatorConfig
+from airflow_provider_twelvelabs.testing.emulator.server import _bind, _root_url, build_server
+
+__all__ = ["build_parser", "config_from_args", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the emulator CLI."""
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_twelvelabs.testing.emulator",
+        description="Run a local emulator of the TwelveLabs API v1.3 (for tests; not the real service).",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    add("--port", type=int, default=8000, help="port; 0 picks a free one (default 8000)")
+    add("--api-key", default=DEFAULT_API_KEY, help="the x-api-key value to accept")
+    add("--seed", type=int, default=0, help="seed of ids, faults and synthetic results")
+    add("--data-dir", default=None, help="where uploaded bytes are stored (default: a temporary directory)")
+    add("--public-url", default=None, help="root URL used in presigned URLs (default: from the Host header)")
+    add("--fault-rate", type=float, default=0.0, help="probability of a 429/500/502/503 answer")
+    add("--drop-rate", type=float, default=0.0, help="probability of closing a connection without answer")
+    add("--slow-rate", type=float, default=0.0, help="probability of a slow answer")
+    add("--slow-response-ms", type=float, default=2000.0, help="delay of a slow answer")
+    add("--chunk-failure-rate", type=float, default=0.0, help="probability that a chunk PUT fails")
+    add("--early-expiry-rate", type=float, default=0.0, help="probability that a presigned URL expires early")
+    add("--chunk-latency-ms", type=float, default=0.0, help="latency added to every chunk PUT")
+    add("--chunk-bandwidth-mbps", type=float, default=0.0, help="per-connection chunk PUT cap in MB/s")
+    add("--chunk-size", type=int, default=None, help="multipart chunk size in bytes")
+    add("--initial-presigned-urls", type=int, default=None, help="presigned URLs in the create response")
+    add("--presigned-url-ttl", type=float, default=None, help="presigned URL lifetime in seconds")
+    add("--reject-reused-presigned-urls", action="store_true", help="reject a second PUT on one URL")
+    add("--rate-limit-rpm", type=int, default=None, help="requests per minute per endpoint bucket")
+    add("--polls-per-step", type=int, default=None, help="reads per lifecycle step (0: time only)")
+    add("--step-seconds", type=float, default=None, help="seconds per lifecycle step (0: polls only)")
+    add("--gist-gone", action="store_true", help="answer POST /gist as a sunset endpoint")
+    add("--summarize-gone", action="store_true", help="answer POST /summarize as a sunset endpoint")
+    add("--log-level", default="warning", help="uvicorn log level")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """Build an :class:`EmulatorConfig` from parsed CLI arguments.
+
+    :param args: the result of :func:`build_parser`'s ``parse_args``.
+    """
+    config = EmulatorConfig(
+        api_key=args.api_key,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        public_url=args.public_url,
+        fault_rate=args.fault_rate,
+        drop_rate=args.drop_rate,
+        slow_rate=args.slow_rate,
+        slow_response_ms=args.slow_response_ms,
+        chunk_failure_rate=args.chunk_failure_rate,
+        early_expiry_rate=args.early_expiry_rate,
+        chunk_latency_ms=args.chunk_latency_ms,
+        chunk_bandwidth_mbps=args.chunk_bandwidth_mbps,
+        reject_reused_presigned_urls=args.reject_reused_presigned_urls,
+        rate_limit_rpm=args.rate_limit_rpm,
+        gist_gone=args.gist_gone,
+        summarize_gone=args.summarize_gone,
+    )
+    optional = {
+        "chunk_size": args.chunk_size,
+        "initial_presigned_urls": args.initial_presigned_urls,
+        "presigned_url_ttl_seconds": args.presigned_url_ttl,
+        "polls_per_step": args.polls_per_step,
+        "step_seconds": args.step_seconds,
+    }
+    config.update({k: v for k, v in optional.items() if v is not None})
+    return config
+
+
+async def _serve(config: EmulatorConfig, host: str, port: int, log_level: str) -> None:
+    app = create_app(config)
+    sock = _bind(host, port)
+    server = build_server(app, sock, log_level=log_level)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        # Scripts wait for this line: it is the only thing written to stdout.
+        print(_root_url(host, sock.getsockname()[1]) + API_PREFIX, flush=True)
+    try:
+        await task
+    finally:
+        app.emulator.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until interrupted.
+
+    :param argv: command-line arguments (``sys.argv[1:]`` when ``None``).
+    :return: the process exit code.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        asyncio.run(_serve(config_from_args(args), args.host, args.port, args.log_level))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

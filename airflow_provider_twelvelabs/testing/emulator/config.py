@@ -1,0 +1,128 @@
+"""Configuration of the local TwelveLabs API emulator."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DEFAULT_API_KEY", "EmulatorConfig"]
+
+#: API key the emulator accepts when none is configured.
+DEFAULT_API_KEY = "tlk_emulator_test_key"
+
+_MIB = 1024 * 1024
+
+
+@dataclass
+class EmulatorConfig:
+    """Every switch of the emulator; all fields can also be changed at runtime via ``POST /_emulator/config``.
+
+    :param api_key: the only value of ``x-api-key`` accepted on ``/v1.3`` routes.
+    :param seed: seed of every random choice (ids, faults, synthetic results), so runs are reproducible.
+    :param data_dir: directory holding uploaded bytes; a temporary directory when ``None``.
+    :param public_url: root URL (no trailing slash) used to build presigned and media URLs; derived from
+        the request's ``Host`` when ``None``.
+    :param polls_per_step: a resource moves one lifecycle step after this many reads (``GET`` or listing);
+        ``0`` disables poll-driven progress.
+    :param step_seconds: a resource also moves one lifecycle step every ``step_seconds`` of (simulated)
+        time; ``0`` disables time-driven progress.
+    :param presigned_url_ttl_seconds: lifetime of a presigned chunk URL (1 h on the real API).
+    :param upload_session_ttl_seconds: lifetime of a multipart upload session (24 h on the real API).
+    :param initial_presigned_urls: how many presigned URLs the multipart create response carries (K);
+        the rest must be fetched with ``presigned-urls``.
+    :param chunk_size: multipart chunk size in bytes.
+    :param max_chunks: the chunk size is doubled until a session needs at most this many chunks.
+    :param reject_reused_presigned_urls: reject a second PUT to the same presigned URL, as the docs say;
+        off by default because the official SDK retries a failed chunk on the same URL.
+    :param fault_rate: probability that a ``/v1.3`` request is answered with one of ``fault_statuses``
+        before it is processed.
+    :param fault_statuses: status codes a fault answer is chosen from.
+    :param drop_rate: probability that a ``/v1.3`` request's connection is closed without any response.
+    :param slow_rate: probability that a ``/v1.3`` request is delayed by ``slow_response_ms``.
+    :param slow_response_ms: delay of a slow response, in milliseconds.
+    :param chunk_failure_rate: probability that a chunk PUT fails with 500 after its body was read.
+    :param early_expiry_rate: probability that a newly issued presigned URL is already expired although
+        its ``expires_at`` says otherwise.
+    :param chunk_latency_ms: latency added to every chunk PUT before its body is read.
+    :param chunk_bandwidth_mbps: per-connection bandwidth cap of chunk PUTs in megabytes (10^6 bytes) per
+        second; ``0`` means unlimited.
+    :param rate_limit_rpm: requests per minute allowed per endpoint bucket; ``None`` disables limiting
+        (the ``X-Ratelimit-*`` headers are still sent, with a large nominal limit).
+    :param rate_limits: per-bucket overrides of ``rate_limit_rpm`` (buckets: ``search``, ``analyze``,
+        ``embed``, ``indexing``, ``other``).
+    :param gist_gone: answer ``POST /gist`` as the sunset endpoint it is becoming.
+    :param summarize_gone: answer ``POST /summarize`` as a sunset endpoint.
+    :param max_request_log: number of entries kept in the request log.
+    """
+
+    api_key: str = DEFAULT_API_KEY
+    seed: int = 0
+    data_dir: str | None = None
+    public_url: str | None = None
+    polls_per_step: int = 1
+    step_seconds: float = 0.0
+    presigned_url_ttl_seconds: float = 3600.0
+    upload_session_ttl_seconds: float = 24 * 3600.0
+    initial_presigned_urls: int = 10
+    chunk_size: int = 5 * _MIB
+    max_chunks: int = 10_000
+    reject_reused_presigned_urls: bool = False
+    fault_rate: float = 0.0
+    fault_statuses: tuple[int, ...] = (429, 500, 502, 503)
+    drop_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_response_ms: float = 2000.0
+    chunk_failure_rate: float = 0.0
+    early_expiry_rate: float = 0.0
+    chunk_latency_ms: float = 0.0
+    chunk_bandwidth_mbps: float = 0.0
+    rate_limit_rpm: int | None = None
+    rate_limits: dict[str, int] = field(default_factory=dict)
+    gist_gone: bool = False
+    summarize_gone: bool = False
+    max_request_log: int = 100_000
+
+    def update(self, changes: dict[str, Any]) -> list[str]:
+        """Apply ``changes`` (field name → value) in place, coercing JSON values to the field types.
+
+        :param changes: the fields to change.
+        :return: the names of the fields that were changed.
+        :raises ValueError: on an unknown field or a value of the wrong type.
+        """
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changed = []
+        for name, value in changes.items():
+            if name not in fields:
+                raise ValueError(f"unknown emulator config field: {name}")
+            current = getattr(self, name)
+            if name == "fault_statuses":
+                value = tuple(int(v) for v in value)
+            elif name == "rate_limits":
+                if not isinstance(value, dict):
+                    raise ValueError("rate_limits must be an object")
+                value = {str(k): int(v) for k, v in value.items()}
+            elif isinstance(current, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be a boolean")
+            elif isinstance(current, float):
+                value = float(value)
+            elif isinstance(current, int) and value is not None:
+                value = int(value)
+            setattr(self, name, value)
+            changed.append(name)
+        return changed
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the configuration as a JSON-friendly dict, without the API key."""
+        data = dataclasses.asdict(self)
+        data.pop("api_key")
+        data["fault_statuses"] = list(self.fault_statuses)
+        return data
+
+    def rate_limit_for(self, bucket: str) -> int | None:
+        """Return the requests-per-minute budget of ``bucket``, or ``None`` when it is not limited.
+
+        :param bucket: a rate-limit bucket name.
+        """
+        return self.rate_limits.get(bucket, self.rate_limit_rpm)

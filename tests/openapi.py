@@ -1,0 +1,203 @@
+"""Validate emulator (or client) traffic against the official OpenAPI 3.1 spec.
+
+The spec is reference data kept outside the repository; it is read from its shared location (or from
+``$TWELVELABS_OPENAPI``) and never copied. Usage::
+
+    from tests.openapi import validate_response, validate_request
+
+    validate_response("GET", "/v1.3/assets/abc", 200, response.json())
+    validate_request("POST", "/indexes", {"index_name": "x", "models": [...]})
+
+Paths may carry the ``/v1.3`` prefix and a query string; concrete ids are matched against the spec's
+templated paths (``/indexes/{index-id}``). ``$ref``s anywhere in the spec (schemas, responses,
+request bodies) are resolved.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+__all__ = [
+    "OPENAPI_PATH",
+    "SpecError",
+    "load_spec",
+    "match_path",
+    "operation",
+    "request_schema",
+    "response_schema",
+    "validate_request",
+    "validate_response",
+]
+
+OPENAPI_PATH = Path(
+    os.environ.get("TWELVELABS_OPENAPI", "/work/shared/twelvelabs-api/openapi-1.3.yaml")
+).resolve()
+_SPEC_URI = "urn:twelvelabs:openapi-1.3"
+
+
+class SpecError(LookupError):
+    """The spec has no such path, operation, status or content type."""
+
+
+@functools.cache
+def load_spec() -> dict[str, Any]:
+    """Load (once) and return the OpenAPI document."""
+    with OPENAPI_PATH.open(encoding="utf-8") as handle:
+        spec: dict[str, Any] = yaml.safe_load(handle)
+    return spec
+
+
+@functools.cache
+def _registry() -> Registry:
+    resource = Resource.from_contents(load_spec(), default_specification=DRAFT202012)
+    return Registry().with_resource(_SPEC_URI, resource)
+
+
+@functools.cache
+def _path_patterns() -> list[tuple[re.Pattern[str], str]]:
+    patterns = []
+    for template in load_spec()["paths"]:
+        regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        patterns.append((re.compile(f"^{regex}$"), template))
+    # Literal segments must win over parameters: /assets/multipart-uploads over /assets/{asset_id}.
+    patterns.sort(key=lambda item: item[1].count("{"))
+    return patterns
+
+
+def match_path(path: str) -> str:
+    """Return the spec's templated path for a concrete request path.
+
+    :param path: for example ``/v1.3/indexes/65f0.../indexed-assets?page=2``.
+    :raises SpecError: when no spec path matches.
+    """
+    path = path.split("?", 1)[0]
+    path = re.sub(r"^(https?://[^/]+)?", "", path)
+    path = re.sub(r"^/v1\.3(?=/)", "", path)
+    for pattern, template in _path_patterns():
+        if pattern.match(path):
+            return template
+    raise SpecError(f"no OpenAPI path matches {path}")
+
+
+def _deref(node: Any) -> tuple[Any, str | None]:
+    """Follow ``$ref`` chains on a node; return it and the JSON pointer it was found at."""
+    pointer = None
+    while isinstance(node, dict) and "$ref" in node:
+        pointer = node["$ref"].lstrip("#")
+        node = load_spec()
+        for part in pointer.strip("/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node, pointer
+
+
+def operation(method: str, path: str) -> dict[str, Any]:
+    """Return the operation object of ``method`` on ``path``.
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    :raises SpecError: when the spec does not define it.
+    """
+    template = match_path(path)
+    op = load_spec()["paths"][template].get(method.lower())
+    if op is None:
+        raise SpecError(f"the spec defines no {method.upper()} {template}")
+    return op
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1")
+
+
+def _media_schema(content: dict[str, Any], content_type: str | None, where: str) -> Any:
+    if not content:
+        raise SpecError(f"{where} has no content")
+    if content_type is None:
+        content_type = "application/json" if "application/json" in content else next(iter(content))
+    media = content.get(content_type)
+    if media is None:
+        raise SpecError(f"{where} has no {content_type} content (has {sorted(content)})")
+    return media.get("schema", {}), content_type
+
+
+def response_schema(method: str, path: str, status: int, content_type: str | None = None) -> dict[str, Any]:
+    """Return a JSON schema (with resolvable ``$ref``s) for one response of the spec.
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    :param status: the response status code.
+    :param content_type: the media type; ``application/json`` (or the only one) by default.
+    :raises SpecError: when the spec does not describe that response or it has no body.
+    """
+    template = match_path(path)
+    responses = operation(method, path)["responses"]
+    key = str(status) if str(status) in responses else ("default" if "default" in responses else None)
+    if key is None:
+        raise SpecError(f"{method.upper()} {template} documents no {status} response")
+    response, pointer = _deref(responses[key])
+    if pointer is None:
+        pointer = f"/paths/{_escape(template)}/{method.lower()}/responses/{key}"
+    _, content_type = _media_schema(response.get("content") or {}, content_type, f"{method} {template} {key}")
+    return {"$ref": f"{_SPEC_URI}#{pointer}/content/{_escape(content_type)}/schema"}
+
+
+def request_schema(method: str, path: str, content_type: str | None = None) -> dict[str, Any]:
+    """Return a JSON schema for the request body of an operation.
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    :param content_type: ``application/json`` (default when present) or ``multipart/form-data``.
+    :raises SpecError: when the operation has no request body.
+    """
+    template = match_path(path)
+    body = operation(method, path).get("requestBody")
+    if body is None:
+        raise SpecError(f"{method.upper()} {template} has no request body")
+    resolved, pointer = _deref(body)
+    if pointer is None:
+        pointer = f"/paths/{_escape(template)}/{method.lower()}/requestBody"
+    _, content_type = _media_schema(resolved.get("content") or {}, content_type, f"{method} {template} body")
+    return {"$ref": f"{_SPEC_URI}#{pointer}/content/{_escape(content_type)}/schema"}
+
+
+def _validate(schema: dict[str, Any], instance: Any) -> None:
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry())
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        details = "\n".join(f"  at {list(e.absolute_path)}: {e.message}" for e in errors[:10])
+        raise jsonschema.ValidationError(f"{len(errors)} schema violation(s):\n{details}")
+
+
+def validate_response(
+    method: str, path: str, status: int, body: Any, content_type: str | None = None
+) -> None:
+    """Assert that ``body`` matches the spec's schema for this response.
+
+    :param method: the HTTP method.
+    :param path: the request path (concrete ids are fine).
+    :param status: the response status.
+    :param body: the parsed JSON body.
+    :param content_type: the media type when not JSON.
+    :raises jsonschema.ValidationError: listing every violation.
+    """
+    _validate(response_schema(method, path, status, content_type), body)
+
+
+def validate_request(method: str, path: str, body: Any, content_type: str | None = None) -> None:
+    """Assert that a request body matches the spec's schema.
+
+    :param method: the HTTP method.
+    :param path: the request path.
+    :param body: the JSON body (or a dict of form fields).
+    :param content_type: the media type when not JSON.
+    :raises jsonschema.ValidationError: listing every violation.
+    """
+    _validate(request_schema(method, path, content_type), body)

@@ -37,7 +37,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.errors import APIError, error_response
+from airflow_provider_twelvelabs.testing.emulator.errors import APIError, ErrorShape, error_response
 from airflow_provider_twelvelabs.testing.emulator.state import EmulatorState
 
 __all__ = ["API_PREFIX", "ROUTE_MODULES", "EmulatorApp", "create_app", "rate_limit_bucket"]
@@ -240,7 +240,7 @@ class EmulatorApp(Starlette):
             reason = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}[status]
             html = f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>"
             return Response(html, status_code=status, media_type="text/html")
-        shape = "nested" if nested else "flat"
+        shape: ErrorShape = "nested" if nested else "flat"
         return error_response(
             APIError(status, "internal_error", "An internal error occurred. Please try again.", shape=shape)
         )
@@ -255,7 +255,7 @@ async def _drop_connection(send: Send) -> None:
     """
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is not None and hasattr(transport, "abort"):
+    if cycle is not None and transport is not None and hasattr(transport, "abort"):
         if hasattr(cycle, "disconnected"):
             # Tell uvicorn the peer is gone so it does not try to send a 500 on the dead transport.
             cycle.disconnected = True

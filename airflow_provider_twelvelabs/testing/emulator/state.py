@@ -483,10 +483,7 @@ class EmulatorState:
         """
         rng = self.rng("media", asset.url or asset.filename, asset.size)
         if asset.asset_type in ("video", "audio"):
-            if asset.size is not None:
-                seconds = 10.0 + asset.size / 250_000
-            else:
-                seconds = rng.uniform(30.0, 600.0)
+            seconds = 10.0 + asset.size / 250_000 if asset.size is not None else rng.uniform(30.0, 600.0)
             asset.duration = round(seconds, 3)
         if asset.asset_type in ("video", "image"):
             asset.width, asset.height = rng.choice([(1280, 720), (1920, 1080), (3840, 2160), (640, 360)])

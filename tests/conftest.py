@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,15 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.helpers.http_server import RecordingServer, serve  # noqa: E402 - needs the path above
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than ~30 s (deselect with -m 'not slow')")
+
+
+@pytest.fixture
+def recording_server() -> Iterator[RecordingServer]:
+    """A scriptable HTTP server on 127.0.0.1 that records every request (see tests/helpers)."""
+    with serve() as server:
+        yield server

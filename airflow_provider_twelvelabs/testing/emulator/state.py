@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
+from airflow_provider_twelvelabs.testing.emulator.synth import media_duration
 
 __all__ = [
     "ASSET_STEPS",
@@ -356,6 +357,8 @@ class EmulatorState:
         self._id_counter = 0
         self.fault_rng = random.Random(f"faults:{self.config.seed}")  # noqa: S311 - simulation only
         self.assets: dict[str, Asset] = {}
+        #: Assets deleted with ``force=true`` while still indexed: gone from /assets, kept for their media.
+        self.retired_assets: dict[str, Asset] = {}
         self.indexes: dict[str, Index] = {}
         self.indexed_assets: dict[str, IndexedAsset] = {}
         self.tasks: dict[str, Task] = {}
@@ -477,14 +480,18 @@ class EmulatorState:
     def synthetic_media(self, asset: Asset) -> None:
         """Fill in duration and geometry of ``asset`` deterministically from its size, URL and seed.
 
-        Roughly 2 Mbit/s of video, at least 10 s, so tiny test files still have a usable timeline.
+        Uploaded bytes count as roughly 2 Mbit/s of media plus 10 s, so tiny test files still have a
+        usable timeline; URL media follow :func:`synth.media_duration` (30-180 s, or ``?duration=``).
 
         :param asset: the asset to complete.
         """
         rng = self.rng("media", asset.url or asset.filename, asset.size)
         if asset.asset_type in ("video", "audio"):
-            seconds = 10.0 + asset.size / 250_000 if asset.size is not None else rng.uniform(30.0, 600.0)
-            asset.duration = round(seconds, 3)
+            if asset.url is not None:
+                # Same rule as the compute endpoints: a URL may state ``?duration=<seconds>``.
+                asset.duration = media_duration(asset.url, kind=asset.asset_type)
+            else:
+                asset.duration = round(10.0 + (asset.size or 0) / 250_000, 3)
         if asset.asset_type in ("video", "image"):
             asset.width, asset.height = rng.choice([(1280, 720), (1920, 1080), (3840, 2160), (640, 360)])
         if asset.asset_type == "video":
@@ -554,6 +561,13 @@ class EmulatorState:
         """
         return self.assets.get(asset_id)
 
+    def media_asset(self, asset_id: str) -> Asset | None:
+        """Return the asset behind an indexed asset, even if it was force-deleted from ``/assets``.
+
+        :param asset_id: the asset id.
+        """
+        return self.assets.get(asset_id) or self.retired_assets.get(asset_id)
+
     def get_indexed_asset(self, indexed_asset_id: str, index_id: str | None = None) -> IndexedAsset | None:
         """Return an indexed asset (equivalently, a legacy video), optionally checking its index.
 
@@ -583,7 +597,7 @@ class EmulatorState:
         """
         record = self.indexed_assets.get(media_id)
         if record is not None:
-            asset = self.assets.get(record.asset_id)
+            asset = self.media_asset(record.asset_id)
             if asset is None:
                 return None
             status = record.status()
@@ -623,7 +637,7 @@ class EmulatorState:
         """
         count, total = 0, 0.0
         for record in self.list_indexed(index_id, ready_only=True):
-            asset = self.assets.get(record.asset_id)
+            asset = self.media_asset(record.asset_id)
             count += 1
             total += (asset.duration or 0.0) if asset else 0.0
         return count, round(total, 3)

@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from starlette.datastructures import FormData, QueryParams, UploadFile
@@ -24,6 +25,7 @@ __all__ = [
     "Form",
     "Query",
     "json_response",
+    "match_date",
     "match_metadata",
     "match_range",
     "no_content",
@@ -32,7 +34,9 @@ __all__ = [
     "parse_bool",
     "parse_form",
     "parse_query",
+    "parse_timestamp",
     "read_json",
+    "sort_records",
 ]
 
 T = TypeVar("T")
@@ -369,3 +373,57 @@ def _metadata_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def parse_timestamp(raw: str, name: str) -> datetime:
+    """Parse an RFC 3339 timestamp (``Z`` or an offset; a bare date means midnight UTC).
+
+    :param raw: the raw value.
+    :param name: the parameter name, for the error message.
+    :raises APIError: 400 when it is not a timestamp.
+    """
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise bad_request(f"The {name} parameter must be an RFC 3339 timestamp.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def match_date(value: datetime, raw: str | None, name: str) -> bool:
+    """Return whether ``value`` matches a ``created_at``/``updated_at`` filter.
+
+    The API matches resources "created on that date at or after that time": same UTC day, not earlier.
+
+    :param value: the resource's timestamp.
+    :param raw: the filter value, or ``None`` for no filter.
+    :param name: the parameter name, for the error message.
+    """
+    if raw is None:
+        return True
+    wanted = parse_timestamp(raw, name).astimezone(timezone.utc)
+    value = value.astimezone(timezone.utc)
+    return value.date() == wanted.date() and value >= wanted
+
+
+def sort_records(
+    records: Sequence[T], query: Query, key: Callable[[T, str], datetime], default_desc: bool = True
+) -> list[T]:
+    """Sort records by ``sort_by`` (``created_at``/``updated_at``) and ``sort_option`` (``asc``/``desc``).
+
+    Records are given oldest first (creation order); equal timestamps keep that order.
+
+    :param records: the records in creation order.
+    :param query: the parsed query.
+    :param key: returns the timestamp of a record for a ``sort_by`` field.
+    :param default_desc: whether the default order is newest first.
+    :raises APIError: 400 on an unknown ``sort_by`` or ``sort_option``.
+    """
+    sort_by = query.get("sort_by") or "created_at"
+    option = query.get("sort_option") or ("desc" if default_desc else "asc")
+    if sort_by not in ("created_at", "updated_at"):
+        raise bad_request("The sort_by parameter must be created_at or updated_at.")
+    if option not in ("asc", "desc"):
+        raise bad_request("The sort_option parameter must be asc or desc.")
+    indexed = list(enumerate(records))
+    indexed.sort(key=lambda pair: (key(pair[1], sort_by), pair[0]), reverse=option == "desc")
+    return [record for _, record in indexed]

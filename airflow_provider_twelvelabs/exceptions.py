@@ -186,10 +186,12 @@ class TwelveLabsUploadError(TwelveLabsError):
 
 
 def _status_class(status_code: int, code: str | None) -> type[TwelveLabsAPIError]:
-    if code in NOT_FOUND_CODES or status_code == 404:
-        return TwelveLabsNotFoundError
+    # A sunset code wins over the status: a removed endpoint may well answer 404, and must not be
+    # mistaken for a missing resource (a 404 ``resource_not_exist`` for a video stays "not found").
     if code in GONE_CODES or status_code == 410:
         return TwelveLabsEndpointGoneError
+    if code in NOT_FOUND_CODES or status_code == 404:
+        return TwelveLabsNotFoundError
     if status_code in (401, 403):
         return TwelveLabsAuthenticationError
     if status_code == 409:

@@ -10,6 +10,9 @@ They need no API key and are never rate limited or faulted:
 * ``POST /_emulator/advance`` → ``{"seconds": s}`` moves the simulated clock, ``{"steps": n}`` moves
   lifecycles on, ``{"complete": true}`` finishes them; ``"ids": [...]`` limits steps/complete to some
   resources.
+
+``GET /_media/{asset_id}/{name}`` serves what the media URLs in API responses point at (like a CDN,
+without an API key): the stored bytes of an asset, a one-segment HLS manifest or a tiny thumbnail.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from airflow_provider_twelvelabs.testing.emulator.errors import bad_request, not_found
@@ -138,7 +141,43 @@ async def advance(request: Request) -> Response:
     return json_response({"now": state.timestamp(), "lifecycles": moved})
 
 
+#: A 1x1 grey JPEG, the placeholder thumbnail.
+_THUMBNAIL = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912"
+    "130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc0000b0800"
+    "01000101011100ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400b5100002"
+    "010303020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c11552d1f024"
+    "33627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a63646566676869"
+    "6a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4"
+    "c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda0008010100003f00fbd3"
+    "ffd9"
+)
+
+
+async def media(request: Request) -> Response:
+    """Serve an asset's bytes, a placeholder HLS manifest or a placeholder thumbnail."""
+    state = _state(request)
+    asset_id, name = request.path_params["asset_id"], request.path_params["name"]
+    asset = state.media_asset(asset_id)
+    if asset is None:
+        raise not_found(asset_id, "assets")
+    if name == "stream.m3u8":
+        duration = asset.duration or 10.0
+        manifest = (
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+            f"#EXT-X-TARGETDURATION:{int(duration) + 1}\n"
+            f"#EXTINF:{duration:.3f},\nsegment0.ts\n#EXT-X-ENDLIST\n"
+        )
+        return Response(manifest, media_type="application/vnd.apple.mpegurl")
+    if name == "thumbnail.jpg":
+        return Response(_THUMBNAIL, media_type="image/jpeg")
+    if asset.path is not None and asset.path.exists():
+        return FileResponse(asset.path, media_type=asset.file_type, filename=asset.filename)
+    raise not_found(f"{asset_id}/{name}", "media")
+
+
 routes = [
+    Route("/_media/{asset_id}/{name}", media, methods=["GET"]),
     Route("/_emulator/assets/{asset_id}", asset_bytes, methods=["GET"]),
     Route("/_emulator/requests", request_log, methods=["GET", "DELETE"]),
     Route("/_emulator/reset", reset, methods=["POST"]),

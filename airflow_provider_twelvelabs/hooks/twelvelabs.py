@@ -35,6 +35,7 @@ from airflow_provider_twelvelabs.exceptions import (
 )
 from airflow_provider_twelvelabs.hooks import endpoints as api
 from airflow_provider_twelvelabs.hooks.endpoints import ApiCall, FilePart
+from airflow_provider_twelvelabs.hooks.json_stream import JsonItemStream
 from airflow_provider_twelvelabs.models import (
     AnalyzeResult,
     Asset,
@@ -65,6 +66,8 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Transport errors after which the request provably never reached the server.
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Network read size of streamed answers.
+_STREAM_CHUNK_BYTES = 64 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -585,6 +588,41 @@ class TwelveLabsHook(BaseHook):
             await response.aclose()
             builder.close()
 
+    @contextlib.contextmanager
+    def stream_json_items(self, call: ApiCall[Any], path: Sequence[str]) -> Iterator[JsonItemStream]:
+        """Execute a call and read the array at ``path`` of its JSON answer item by item.
+
+        For answers too large to load at once (the vectors of a long video). Opening the answer is
+        retried like any call; a failure while reading it is not (the caller has consumed items by
+        then). The call's own parser is not used.
+
+        :param call: the call's description (a GET of a finished task, typically).
+        :param path: the keys leading to the array, e.g. ``("data",)``.
+        """
+        client = self.get_conn()
+        builder = _RequestBuilder(call)
+
+        def open_stream() -> httpx.Response:
+            response = client.send(builder.build(client), stream=True)
+            if not response.is_success:
+                body = response.read()
+                response.close()
+                _check(call, response, body)
+            return response
+
+        try:
+            response = Retrying(**self._retry_kwargs(call, self.settings.retry))(open_stream)
+        except httpx.TransportError as exc:
+            builder.close()
+            raise self._transport_error(call, exc) from None
+        try:
+            yield JsonItemStream(response.iter_bytes(_STREAM_CHUNK_BYTES), path)
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        finally:
+            response.close()
+            builder.close()
+
     def paginate(
         self, make_call: Callable[[int], ApiCall[Page[T]]], *, max_pages: int | None = None
     ) -> Iterator[T]:
@@ -934,6 +972,15 @@ class TwelveLabsHook(BaseHook):
         """Return one page of embed v2 tasks (async)."""
         return await self.arun(api.list_embedding_tasks(**filters))
 
+    def stream_embedding_task_results(
+        self, task_id: str
+    ) -> contextlib.AbstractContextManager[JsonItemStream]:
+        """Read a ready embed v2 task's embeddings one ``data[]`` item (a dict) at a time.
+
+        Use it as a context manager; the task's other fields land in the stream's ``fields``.
+        """
+        return self.stream_json_items(api.get_embedding_task(task_id), ("data",))
+
     # ------------------------------------------------------------------ embed v1
 
     def create_embedding_v1(self, **fields: Any) -> dict[str, Any]:
@@ -957,6 +1004,18 @@ class TwelveLabsHook(BaseHook):
     ) -> EmbedV1Task:
         """Retrieve the embeddings of a ready v1 video embedding task."""
         return self.run(api.get_video_embedding_task(task_id, embedding_option=embedding_option))
+
+    def stream_video_embedding_task_results(
+        self, task_id: str, *, embedding_option: Sequence[str] | None = None
+    ) -> contextlib.AbstractContextManager[JsonItemStream]:
+        """Read a ready v1 video embedding task's segments one at a time (raw dicts, key ``float``).
+
+        Use it as a context manager; the task's other fields land in the stream's ``fields``.
+        """
+        return self.stream_json_items(
+            api.get_video_embedding_task(task_id, embedding_option=embedding_option),
+            ("video_embedding", "segments"),
+        )
 
     # ------------------------------------------------------------------ generation
 

@@ -8,7 +8,6 @@ has the same shape whichever path produced it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -674,9 +673,9 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
     The result is the generated text or, with ``response_format``, the parsed JSON. A truncated
     structured answer (``finish_reason == "length"``) fails the task, since its JSON is incomplete;
     a truncated text is returned with a warning in the log. With ``output_path`` the result is
-    written there (``.json`` for JSON, text otherwise) and a small manifest
-    ``{"output_path", "format", "bytes", "sha256", "generation_id", "finish_reason", "usage"}`` is
-    returned instead, to keep long analyses out of XCom.
+    written there (a JSON document, or plain text) and a small manifest
+    ``{"path", "format", "bytes", "generation_id", "finish_reason", "usage"}`` (``characters`` too
+    for text) is returned instead, to keep long analyses out of XCom.
 
     :param prompt: what to generate; up to 2,000 tokens, checked before the call as at most
         8,000 characters (about 4 per token). (templated)
@@ -694,6 +693,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
     :param log_every_chars: while streaming, log the text at least every this many characters.
     :param output_path: where to write the result, local or an object-storage URI
         (``s3://bucket/key.txt``); a manifest goes to XCom instead of the text. (templated)
+    :param output_conn_id: an Airflow connection with the object store's credentials, if needed.
     :param kwargs: :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
         arguments (``twelvelabs_conn_id``) and ``BaseOperator`` arguments.
     """
@@ -723,6 +723,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         stream: bool = True,
         log_every_chars: int = 300,
         output_path: str | None = None,
+        output_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -739,6 +740,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         self.stream = stream
         self.log_every_chars = log_every_chars
         self.output_path = output_path
+        self.output_conn_id = output_conn_id
         self._check_static()
 
     def _check_static(self) -> None:
@@ -834,21 +836,16 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         return value
 
     def _write(self, value: Any, generation: _Generation, *, is_json: bool) -> dict[str, Any]:
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
+        from airflow_provider_twelvelabs.results import write_json, write_text
 
-        data = (json.dumps(value, ensure_ascii=False, indent=2) if is_json else str(value)).encode("utf-8")
-        path = ObjectStoragePath(str(self.output_path))
-        if path.protocol in ("", "file", "local"):
-            # Object stores have no directories; creating one there could create a bucket.
-            path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            handle.write(data)
-        self.log.info("Wrote %d bytes of analysis to %s", len(data), path)
+        path = str(self.output_path)
+        conn_id = self.output_conn_id
+        manifest = (
+            write_json(path, value, conn_id=conn_id) if is_json else write_text(path, value, conn_id=conn_id)
+        )
+        self.log.info("Wrote %s bytes of analysis to %s", manifest.get("bytes"), manifest.get("path"))
         return {
-            "output_path": str(path),
-            "format": "json" if is_json else "text",
-            "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            **manifest,
             "generation_id": generation.id,
             "finish_reason": generation.finish_reason,
             "usage": generation.usage,

@@ -55,7 +55,7 @@ from airflow_provider_twelvelabs.models import (
     SummarizeResult,
 )
 
-__all__ = ["RetryPolicy", "TwelveLabsHook", "redact_url"]
+__all__ = ["RateLimitInfo", "RetryPolicy", "TwelveLabsHook", "redact_url"]
 
 T = TypeVar("T")
 
@@ -161,6 +161,46 @@ def _retry_after(response: httpx.Response) -> float | None:
                 # Epoch seconds per the API docs; small numbers are read as a delay.
                 return max(0.0, number - time.time()) if number > 1e9 else max(0.0, number)
     return None
+
+
+@dataclass(frozen=True)
+class RateLimitInfo:
+    """The rate-limit state an answer reported in its ``X-Ratelimit-*`` headers.
+
+    :param limit: requests allowed per window.
+    :param remaining: requests left in the current window.
+    :param reset: UTC epoch seconds when the window resets.
+    :param throttled: whether the answer was a 429.
+    """
+
+    limit: int | None
+    remaining: int | None
+    reset: float | None
+    throttled: bool = False
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> RateLimitInfo:
+        """Read the headers of an answer.
+
+        :param response: the answer.
+        """
+
+        def number(name: str) -> float | None:
+            value = response.headers.get(name)
+            if value is None:
+                return None
+            try:
+                return float(value)
+            except ValueError:
+                return None
+
+        limit, remaining = number("x-ratelimit-limit"), number("x-ratelimit-remaining")
+        return cls(
+            limit=None if limit is None else int(limit),
+            remaining=None if remaining is None else int(remaining),
+            reset=number("x-ratelimit-reset"),
+            throttled=response.status_code == 429,
+        )
 
 
 def _check(call: ApiCall[Any], response: httpx.Response, body: bytes) -> None:
@@ -498,10 +538,14 @@ class TwelveLabsHook(BaseHook):
         finally:
             builder.close()
 
-    async def arun(self, call: ApiCall[T]) -> T:
+    async def arun(
+        self, call: ApiCall[T], *, on_rate_limit: Callable[[RateLimitInfo], None] | None = None
+    ) -> T:
         """Execute an API call on the shared async client, with retries, and parse its answer.
 
         :param call: the call's description, from :mod:`~airflow_provider_twelvelabs.hooks.endpoints`.
+        :param on_rate_limit: called with the ``X-Ratelimit-*`` state of every answer (pollers pace
+            themselves with it).
         """
         client = await self.aget_conn()
         settings = await self.asettings()
@@ -510,6 +554,8 @@ class TwelveLabsHook(BaseHook):
         async def attempt() -> T:
             response = await client.send(builder.build(client))
             body = await response.aread()
+            if on_rate_limit is not None:
+                on_rate_limit(RateLimitInfo.from_response(response))
             _check(call, response, body)
             return call.parse(_decode(body))
 
@@ -815,6 +861,27 @@ class TwelveLabsHook(BaseHook):
     def list_incomplete_uploads(self) -> Iterator[MultipartSession]:
         """Iterate over the incomplete multipart upload sessions."""
         return self.paginate(lambda page: api.list_incomplete_uploads(page=page, page_limit=50))
+
+    def multipart_upload(self, source: Any, filename: str | None = None, **options: Any) -> Asset:
+        """Upload a file through a multipart session: parallel, resumable, with bounded memory.
+
+        Chunks are read straight from the source and PUT in parallel; no temporary copy is made and
+        memory stays near ``concurrency x chunk size``. See
+        :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader` for the tuning options
+        (``concurrency``, ``max_chunk_attempts``, ``progress_callback``...) and
+        :meth:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader.upload` for the others
+        (``file_type``, ``enable_hls``, ``enable_thumbnail``, ``user_metadata``, ``resume``,
+        ``on_session``).
+
+        :param source: a local path, an fsspec URL (``s3://``, ``memory://``...) or an ``ObjectStoragePath``.
+        :param filename: the asset's file name; the source's own name by default.
+        :param options: upload and tuning options, as above.
+        :return: the asset, usually still ``processing``: wait for ``ready`` before using it.
+        """
+        from airflow_provider_twelvelabs.hooks.multipart import UPLOAD_ARGUMENTS, MultipartUploader
+
+        upload_kwargs = {name: options.pop(name) for name in UPLOAD_ARGUMENTS if name in options}
+        return MultipartUploader(self, **options).upload(source, filename=filename, **upload_kwargs)
 
     # ------------------------------------------------------------------ indexes
 

@@ -1,0 +1,565 @@
+"""Operators for TwelveLabs indexes and for indexing content into them (contract sections 5 to 8).
+
+Every operator here is safe to retry: a second attempt finds what the first one created (the
+index by its name, the indexed asset through the asset's back references, the legacy task by its
+file name) and carries on from there instead of creating a duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from airflow_provider_twelvelabs.exceptions import TwelveLabsAPIError, TwelveLabsNotFoundError
+from airflow_provider_twelvelabs.links import (
+    INDEX_ID_XCOM_KEY,
+    INDEXED_ASSET_ID_XCOM_KEY,
+    VIDEO_ID_XCOM_KEY,
+    TwelveLabsIndexLink,
+    TwelveLabsVideoLink,
+)
+from airflow_provider_twelvelabs.models import is_failed
+from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+    from airflow_provider_twelvelabs.models import IndexedAsset, IndexingTask
+
+__all__ = [
+    "DEFAULT_INDEX_MODELS",
+    "TwelveLabsCreateIndexOperator",
+    "TwelveLabsCreateIndexingTaskOperator",
+    "TwelveLabsDeleteIndexOperator",
+    "TwelveLabsIndexAssetOperator",
+]
+
+#: The models of a new index when none are given: Marengo 3.0 over pictures and sound.
+DEFAULT_INDEX_MODELS: tuple[Mapping[str, Any], ...] = (
+    {"model_name": "marengo3.0", "model_options": ["visual", "audio"]},
+)
+
+#: Error codes with which the API refuses to create an index whose name is taken.
+_NAME_TAKEN_CODES = frozenset({"index_name_already_exists"})
+
+IfExists = Literal["reuse", "fail"]
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _require_str(name: str, value: Any) -> str:
+    """Return ``value`` stripped, or raise a ``ValueError`` naming the parameter."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _optional_metadata(name: str, value: Any) -> dict[str, Any] | None:
+    """Return ``value`` as a dict (``None`` allowed), or raise a ``ValueError`` naming the parameter."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a mapping of string keys to values, got {type(value).__name__}")
+    bad = [key for key in value if not isinstance(key, str)]
+    if bad:
+        raise ValueError(f"{name} keys must be strings, got {bad!r}")
+    return dict(value)
+
+
+def _optional_bool(name: str, value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        # Templated values render as strings.
+        return value.strip().lower() == "true"
+    raise ValueError(f"{name} must be a boolean or None, got {value!r}")
+
+
+def _validate_models(value: Any) -> list[dict[str, Any]]:
+    """Check the shape of ``models`` (names and options are left to the API, which knows the current ones)."""
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or not value:
+        raise ValueError(
+            "models must be a non-empty list of {'model_name': ..., 'model_options': [...]} mappings, "
+            f"got {value!r}"
+        )
+    models: list[dict[str, Any]] = []
+    for position, entry in enumerate(value):
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"models[{position}] must be a mapping, got {entry!r}")
+        name = entry.get("model_name")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"models[{position}]['model_name'] must be a non-empty string, got {name!r}")
+        options = entry.get("model_options")
+        if (
+            not isinstance(options, Sequence)
+            or isinstance(options, (str, bytes))
+            or not options
+            or not all(isinstance(option, str) and option for option in options)
+        ):
+            raise ValueError(
+                f"models[{position}]['model_options'] must be a non-empty list of strings such as "
+                f"['visual', 'audio'], got {options!r}"
+            )
+        models.append({**entry, "model_name": name.strip(), "model_options": list(options)})
+    return models
+
+
+def _model_signature(models: Sequence[Any] | None) -> set[tuple[str, frozenset[str]]]:
+    signature = set()
+    for entry in models or ():
+        data = entry if isinstance(entry, Mapping) else getattr(entry, "__dict__", {})
+        signature.add((str(data.get("model_name")), frozenset(data.get("model_options") or ())))
+    return signature
+
+
+# --------------------------------------------------------------------------- indexes
+
+
+class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
+    """Create a TwelveLabs index, or reuse the index of the same name (idempotent).
+
+    With ``if_exists="reuse"`` (the default) an index whose name is exactly ``index_name`` is
+    reused, so reruns and retries never create a second one; this also covers the race where
+    another task created it between the lookup and the create. With ``if_exists="fail"`` an
+    existing index is an error.
+
+    Pushes ``index_id`` to XCom and returns the index id.
+
+    :param index_name: the index name (templated).
+    :param models: the index's models, a list of ``{"model_name": ..., "model_options": [...]}``
+        (templated); default Marengo 3.0 with ``visual`` and ``audio``. Cannot change later.
+    :param addons: index add-ons such as ``["thumbnail"]`` (templated); cannot be removed later.
+    :param if_exists: ``"reuse"`` or ``"fail"``, what to do when the name is taken.
+    :param kwargs: passed to :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
+        (``twelvelabs_conn_id``...).
+    """
+
+    template_fields: Sequence[str] = ("index_name", "models", "addons")
+    template_fields_renderers = {"models": "json"}
+    operator_extra_links = (TwelveLabsIndexLink(),)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        index_name: str,
+        models: Sequence[Mapping[str, Any]] | None = None,
+        addons: Sequence[str] | None = None,
+        if_exists: IfExists = "reuse",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_exists not in ("reuse", "fail"):
+            raise ValueError(f"if_exists must be 'reuse' or 'fail', got {if_exists!r}")
+        self.index_name = index_name
+        self.models = [dict(m) for m in (models if models is not None else DEFAULT_INDEX_MODELS)]
+        self.addons = addons
+        self.if_exists = if_exists
+
+    def execute(self, context: Context) -> str:
+        """Find or create the index and return its id.
+
+        :param context: the task context.
+        """
+        name = _require_str("index_name", self.index_name)
+        models = _validate_models(self.models)
+        addons = self.addons
+        if addons is not None and (
+            isinstance(addons, (str, bytes)) or not all(isinstance(a, str) and a for a in addons)
+        ):
+            raise ValueError(f"addons must be a list of strings such as ['thumbnail'], got {addons!r}")
+
+        index_id = self._existing(name, models)
+        if index_id is None:
+            try:
+                index_id = self.hook.create_index(
+                    index_name=name, models=models, addons=list(addons) if addons else None
+                ).id
+                self.log.info("Created TwelveLabs index %r: %s", name, index_id)
+            except TwelveLabsAPIError as exc:
+                # Another task may have created it since the lookup: reuse that one, or refuse.
+                if exc.code not in _NAME_TAKEN_CODES and exc.status != 409:
+                    raise
+                index_id = self._existing(name, models)
+                if index_id is None:
+                    raise
+        context["ti"].xcom_push(key=INDEX_ID_XCOM_KEY, value=index_id)
+        return index_id
+
+    def _existing(self, name: str, models: Sequence[Mapping[str, Any]]) -> str | None:
+        """Return the id of the index named exactly ``name`` (per ``if_exists``), or ``None``."""
+        # The API's name filter is not documented as exact: compare names ourselves.
+        matches = [index for index in self.hook.list_indexes(index_name=name) if index.index_name == name]
+        if not matches:
+            return None
+        if self.if_exists == "fail":
+            raise ValueError(
+                f"A TwelveLabs index named {name!r} already exists ({matches[0].id}) and if_exists='fail'; "
+                "use if_exists='reuse' to reuse it, or choose another index_name"
+            )
+        if len(matches) > 1:
+            self.log.warning(
+                "%d TwelveLabs indexes are named %r; reusing %s", len(matches), name, matches[0].id
+            )
+        index = matches[0]
+        if index.models is not None and _model_signature(index.models) != _model_signature(models):
+            self.log.warning(
+                "Reusing TwelveLabs index %r (%s), whose models %s differ from the requested %s",
+                name,
+                index.id,
+                [m.to_json_dict() for m in index.models],
+                models,
+            )
+        else:
+            self.log.info("Reusing the existing TwelveLabs index %r: %s", name, index.id)
+        return index.id
+
+
+class TwelveLabsDeleteIndexOperator(TwelveLabsBaseOperator):
+    """Delete a TwelveLabs index and everything indexed in it (this cannot be undone).
+
+    :param index_id: the index id (templated).
+    :param missing_ok: succeed when the index does not exist (already deleted, e.g. by a
+        previous attempt); with ``False`` a missing index fails the task.
+    :param kwargs: passed to :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`.
+    """
+
+    template_fields: Sequence[str] = ("index_id",)
+    ui_color = "#fde8e8"
+
+    def __init__(self, *, index_id: str, missing_ok: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.index_id = index_id
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Context) -> None:
+        """Delete the index.
+
+        :param context: the task context.
+        """
+        index_id = _require_str("index_id", self.index_id)
+        try:
+            self.hook.delete_index(index_id)
+        except TwelveLabsNotFoundError:
+            if not self.missing_ok:
+                raise
+            self.log.info("TwelveLabs index %s does not exist (already deleted); nothing to do", index_id)
+            return
+        self.log.info("Deleted TwelveLabs index %s", index_id)
+
+
+# --------------------------------------------------------------------------- indexed assets
+
+
+class TwelveLabsIndexAssetOperator(TwelveLabsBaseOperator):
+    """Index a ready asset in an index and wait until the indexed asset is ``ready``.
+
+    Retry-safe: before creating, the asset's back references (``GET /assets/{id}/indexed-assets``)
+    are read, and an indexed asset of this index is reused (one that ended ``failed`` is deleted
+    and created again). The ids are pushed to XCom (``index_id``, ``indexed_asset_id``) before
+    the wait, which defers to the triggerer when ``deferrable`` or polls on the worker otherwise.
+
+    Returns the indexed asset id.
+
+    :param index_id: the index id (templated).
+    :param asset_id: the id of a ``ready`` asset (templated).
+    :param enable_video_stream: store an HLS stream of the video (API default: no) (templated).
+    :param user_metadata: metadata stored with the indexed asset (templated).
+    :param wait_for_ready: wait until the indexed asset is ``ready``; with ``False`` return as soon
+        as it is created.
+    :param kwargs: passed to :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
+        (``deferrable``, ``wait_timeout``, ``poll_interval``, ``twelvelabs_conn_id``...).
+    """
+
+    template_fields: Sequence[str] = ("index_id", "asset_id", "enable_video_stream", "user_metadata")
+    template_fields_renderers = {"user_metadata": "json"}
+    operator_extra_links = (TwelveLabsIndexLink(), TwelveLabsVideoLink())
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        index_id: str,
+        asset_id: str,
+        enable_video_stream: bool | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        wait_for_ready: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.index_id = index_id
+        self.asset_id = asset_id
+        self.enable_video_stream = enable_video_stream
+        self.user_metadata = user_metadata
+        self.wait_for_ready = wait_for_ready
+
+    def execute(self, context: Context) -> Any:
+        """Find or create the indexed asset, push its ids, then wait for it.
+
+        :param context: the task context.
+        """
+        index_id = _require_str("index_id", self.index_id)
+        asset_id = _require_str("asset_id", self.asset_id)
+        enable_video_stream = _optional_bool("enable_video_stream", self.enable_video_stream)
+        user_metadata = _optional_metadata("user_metadata", self.user_metadata)
+
+        indexed_asset_id, known = self._existing(index_id, asset_id)
+        if indexed_asset_id is None:
+            indexed_asset_id = self.hook.create_indexed_asset(
+                index_id,
+                asset_id=asset_id,
+                enable_video_stream=enable_video_stream,
+                user_metadata=user_metadata,
+            ).id
+            self.log.info(
+                "Indexing asset %s in index %s: indexed asset %s", asset_id, index_id, indexed_asset_id
+            )
+
+        ti = context["ti"]
+        ti.xcom_push(key=INDEX_ID_XCOM_KEY, value=index_id)
+        ti.xcom_push(key=INDEXED_ASSET_ID_XCOM_KEY, value=indexed_asset_id)
+        if not self.wait_for_ready:
+            return indexed_asset_id
+        return self.wait_for_resource(
+            context,
+            kind="indexed_asset",
+            resource_id=indexed_asset_id,
+            index_id=index_id,
+            resource=known,
+        )
+
+    def _existing(self, index_id: str, asset_id: str) -> tuple[str | None, IndexedAsset | None]:
+        """Return ``(id, indexed asset)`` of this asset's usable indexed asset in ``index_id``, if any."""
+        for reference in self.hook.list_asset_indexed_assets(asset_id):
+            index = reference.get("index") or {}
+            if (index.get("_id") or index.get("id")) != index_id:
+                continue
+            found = reference.get("_id") or reference.get("id")
+            if not found:
+                continue
+            current = self.hook.get_indexed_asset(index_id, found)
+            status = current.status
+            if not is_failed(status):
+                self.log.info(
+                    "Asset %s is already indexed in index %s as %s (status %s): reusing it",
+                    asset_id,
+                    index_id,
+                    found,
+                    status,
+                )
+                return str(found), current
+            # A failed attempt is replaced rather than reused, so a retry really tries again.
+            self.log.warning(
+                "Indexed asset %s of asset %s had failed: deleting it and retrying", found, asset_id
+            )
+            with contextlib.suppress(TwelveLabsNotFoundError):
+                self.hook.delete_indexed_asset(index_id, found)
+        return None, None
+
+    def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> str:
+        """Log what was indexed and return the indexed asset id.
+
+        :param context: the task context.
+        :param kind: the resource kind (``indexed_asset``).
+        :param resource: the ready indexed asset, as JSON.
+        """
+        metadata = resource.get("system_metadata") or {}
+        self.log.info(
+            "Indexed asset %s is %s (file %s, %s s)",
+            resource.get("id"),
+            resource.get("status"),
+            metadata.get("filename"),
+            metadata.get("duration"),
+        )
+        return str(resource["id"])
+
+
+# --------------------------------------------------------------------------- legacy /tasks
+
+
+def _source_name(path: str) -> str:
+    """Return the file name of a local path or URL (the name the API lists the task under)."""
+    trimmed = path.split("?", 1)[0].rstrip("/")
+    return os.path.basename(trimmed) or trimmed
+
+
+class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
+    """Upload and index a video in one call with the legacy ``/tasks`` API, and wait until ``ready``.
+
+    Give ``video_path`` (a local path, or any ``ObjectStoragePath``/fsspec URL such as
+    ``s3://bucket/key.mp4``: the file is reopened on every HTTP attempt) or ``video_url`` (a
+    public direct link the API downloads itself).
+
+    Retry-safe: before creating, the index's tasks for the same file name are listed and one that
+    has not failed is reused. The ids (``index_id``, ``task_id``, ``video_id``) are pushed to XCom
+    before the wait (deferred or polling, like the other operators).
+
+    Returns the video id (the id search and analyze take).
+
+    :param index_id: the index id (templated).
+    :param video_path: a local path or object-storage URL of the video (templated).
+    :param video_url: a public URL of the video (templated).
+    :param enable_video_stream: store an HLS stream (API default: yes) (templated).
+    :param user_metadata: metadata stored with the video (templated).
+    :param wait_for_ready: wait until the task is ``ready``; with ``False`` return the video id as
+        soon as the task is created.
+    :param kwargs: passed to :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`.
+    """
+
+    template_fields: Sequence[str] = (
+        "index_id",
+        "video_path",
+        "video_url",
+        "enable_video_stream",
+        "user_metadata",
+    )
+    template_fields_renderers = {"user_metadata": "json"}
+    operator_extra_links = (TwelveLabsIndexLink(), TwelveLabsVideoLink())
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        index_id: str,
+        video_path: Any = None,
+        video_url: str | None = None,
+        enable_video_stream: bool | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        wait_for_ready: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.index_id = index_id
+        self.video_path = video_path
+        self.video_url = video_url
+        self.enable_video_stream = enable_video_stream
+        self.user_metadata = user_metadata
+        self.wait_for_ready = wait_for_ready
+
+    def execute(self, context: Context) -> Any:
+        """Find or create the indexing task, push its ids, then wait for it.
+
+        :param context: the task context.
+        """
+        from airflow_provider_twelvelabs.hooks.endpoints import FilePart
+
+        index_id = _require_str("index_id", self.index_id)
+        enable_video_stream = _optional_bool("enable_video_stream", self.enable_video_stream)
+        user_metadata = _optional_metadata("user_metadata", self.user_metadata)
+        has_path = self.video_path not in (None, "")
+        has_url = self.video_url not in (None, "")
+        if has_path == has_url:
+            raise ValueError("Give exactly one of video_path (a file) or video_url (a public URL)")
+
+        video_file: FilePart | None = None
+        video_url: str | None = None
+        if has_path:
+            opener, filename = _opener(self.video_path)
+            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+            video_file = FilePart("video_file", filename, opener, content_type)
+        else:
+            video_url = _require_str("video_url", self.video_url)
+            filename = _source_name(video_url)
+
+        task_id, video_id, known = self._existing(self.hook, index_id, filename)
+        if task_id is None:
+            task = self.hook.create_indexing_task(
+                index_id=index_id,
+                video_file=video_file,
+                video_url=video_url,
+                enable_video_stream=enable_video_stream,
+                user_metadata=user_metadata,
+            )
+            task_id, video_id = task.id, task.video_id
+            self.log.info("Created indexing task %s for %s in index %s", task_id, filename, index_id)
+
+        ti = context["ti"]
+        ti.xcom_push(key=INDEX_ID_XCOM_KEY, value=index_id)
+        ti.xcom_push(key="task_id", value=task_id)
+        if video_id:
+            ti.xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)
+        if not self.wait_for_ready:
+            return video_id
+        return self.wait_for_resource(
+            context, kind="indexing_task", resource_id=task_id, index_id=index_id, resource=known
+        )
+
+    def _existing(
+        self, hook: TwelveLabsHook, index_id: str, filename: str
+    ) -> tuple[str | None, str | None, IndexingTask | None]:
+        """Return ``(task_id, video_id, task)`` of a task of this index for this file that has not failed."""
+        for task in hook.list_indexing_tasks(index_id=index_id, filename=filename):
+            listed = (task.system_metadata or {}).get("filename")
+            # The filter may match substrings: insist on the same name, and skip failed attempts.
+            if listed not in (None, filename) or is_failed(task.status):
+                continue
+            if task.index_id not in (None, index_id):
+                continue
+            self.log.info(
+                "Index %s already has task %s for %s (status %s): reusing it",
+                index_id,
+                task.id,
+                filename,
+                task.status,
+            )
+            return task.id, task.video_id, task
+        return None, None, None
+
+    def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> str | None:
+        """Log what was indexed and return the video id.
+
+        :param context: the task context.
+        :param kind: the resource kind (``indexing_task``).
+        :param resource: the ready indexing task, as JSON.
+        """
+        metadata = resource.get("system_metadata") or {}
+        video_id = resource.get("video_id")
+        self.log.info(
+            "Indexing task %s is %s: video %s (file %s, %s s)",
+            resource.get("id"),
+            resource.get("status"),
+            video_id,
+            metadata.get("filename"),
+            metadata.get("duration"),
+        )
+        if video_id:
+            context["ti"].xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)
+        return video_id
+
+
+def _opener(source: Any) -> tuple[Any, str]:
+    """Return ``(open, filename)`` for a local path or an ``ObjectStoragePath``/fsspec URL.
+
+    ``open`` returns a fresh binary handle on every call, so each HTTP attempt sends the whole
+    file. Nothing is read here, but a missing file is reported before any HTTP call.
+    """
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    if isinstance(source, ObjectStoragePath) or (
+        "://" in str(source) and not isinstance(source, os.PathLike)
+    ):
+        path = source if isinstance(source, ObjectStoragePath) else ObjectStoragePath(str(source))
+        if not path.is_file():
+            raise ValueError(f"video_path {str(source)!r} is not a file")
+
+        def open_remote() -> IO[bytes]:
+            handle: IO[bytes] = path.open("rb")
+            return handle
+
+        return open_remote, path.name
+
+    local = os.path.abspath(
+        os.path.expanduser(os.fspath(source) if isinstance(source, os.PathLike) else str(source))
+    )
+    if not os.path.isfile(local):
+        raise ValueError(f"video_path {local!r} is not a file")
+
+    def open_local() -> IO[bytes]:
+        return open(local, "rb")
+
+    return open_local, os.path.basename(local)

@@ -106,7 +106,8 @@ class RetryPolicy:
 
         :param attempt: 1 for the first failed attempt.
         """
-        delay = min(self.max_wait, self.base_delay * (2 ** (attempt - 1)))
+        # The exponent is bounded so that a very large retry budget cannot overflow a float.
+        delay = min(self.max_wait, self.base_delay * (2 ** min(attempt - 1, 62)))
         # Full jitter would sometimes retry at once; keep at least half the delay.
         return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not cryptography
 
@@ -375,7 +376,7 @@ class TwelveLabsHook(BaseHook):
     def _base_url(self, conn: Any) -> str:
         host = (conn.host or "").strip()
         if not host:
-            return DEFAULT_BASE_URL
+            return DEFAULT_BASE_URL + "/"
         if "://" not in host:
             scheme = "http" if host.startswith(("127.", "localhost")) else "https"
             port = f":{conn.port}" if conn.port else ""
@@ -517,10 +518,11 @@ class TwelveLabsHook(BaseHook):
             f"TwelveLabs {call.method} /{call.path} got no answer: {type(exc).__name__}: {exc}"
         )
 
-    def run(self, call: ApiCall[T]) -> T:
+    def run(self, call: ApiCall[T], *, retry: RetryPolicy | None = None) -> T:
         """Execute an API call on the sync client, with retries, and parse its answer.
 
         :param call: the call's description, from :mod:`~airflow_provider_twelvelabs.hooks.endpoints`.
+        :param retry: a retry policy for this call only; the connection's by default.
         """
         client = self.get_conn()
         builder = _RequestBuilder(call)
@@ -532,7 +534,7 @@ class TwelveLabsHook(BaseHook):
             return call.parse(_decode(body))
 
         try:
-            return Retrying(**self._retry_kwargs(call, self.settings.retry))(attempt)
+            return Retrying(**self._retry_kwargs(call, retry or self.settings.retry))(attempt)
         except httpx.TransportError as exc:
             raise self._transport_error(call, exc) from None
         finally:
@@ -686,9 +688,6 @@ class TwelveLabsHook(BaseHook):
             if not result.data:
                 return
             yield from result.data
-            info = result.page_info
-            if info and info.total_page is not None and page >= info.total_page:
-                return
             page += 1
 
     async def apaginate(
@@ -706,9 +705,6 @@ class TwelveLabsHook(BaseHook):
                 return
             for item in result.data:
                 yield item
-            info = result.page_info
-            if info and info.total_page is not None and page >= info.total_page:
-                return
             page += 1
 
     # ------------------------------------------------------------------ connection test
@@ -716,9 +712,18 @@ class TwelveLabsHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call; return ``(ok, message)`` with the API's own message."""
         try:
-            self.run(api.list_indexes(page=1, page_limit=1))
+            policy = self.settings.retry
+            # The connection form waits for this answer: one quick retry at most, not a task's
+            # whole retry budget (about a minute of backoff on an unreachable host).
+            quick = RetryPolicy(
+                max_attempts=min(2, policy.max_attempts),
+                base_delay=min(policy.base_delay, 0.5),
+                max_wait=min(policy.max_wait, 1.0),
+            )
+            self.run(api.list_indexes(page=1, page_limit=1), retry=quick)
         except TwelveLabsAPIError as exc:
-            return False, f"{exc.status} {exc.code or ''}: {exc.message}".replace("  ", " ")
+            code = f" {exc.code}" if exc.code else ""
+            return False, f"{exc.status}{code}: {exc.message}"
         except Exception as exc:
             return False, str(exc)
         finally:
@@ -1034,6 +1039,10 @@ class TwelveLabsHook(BaseHook):
     def list_embedding_tasks(self, **filters: Any) -> Iterator[EmbedV2Task]:
         """Iterate over embed v2 tasks (filters: ``status``, ``started_at``, ``ended_at``)."""
         return self.paginate(lambda page: api.list_embedding_tasks(page=page, page_limit=50, **filters))
+
+    def list_embedding_tasks_page(self, **filters: Any) -> Page[EmbedV2Task]:
+        """Return one page of embed v2 tasks (``page``, ``page_limit`` and filters)."""
+        return self.run(api.list_embedding_tasks(**filters))
 
     async def alist_embedding_tasks_page(self, **filters: Any) -> Page[EmbedV2Task]:
         """Return one page of embed v2 tasks (async)."""

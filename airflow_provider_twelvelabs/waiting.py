@@ -1,0 +1,422 @@
+"""How the provider waits for TwelveLabs resources: resource kinds, the poll policy, the sync wait.
+
+Everything slow on the TwelveLabs side (an asset being processed, a video being indexed, an
+embedding task) is a resource with a status that ends ``ready``/``completed`` or ``failed``. This
+module describes each *kind* of resource once (how to fetch it sync and async through the hook,
+how to read its status and failure reason, and which list endpoint can report on many of them at
+once), and the adaptive :class:`PollPolicy` shared by the trigger, the sensors and the
+non-deferrable operators. :func:`wait_for_resource_sync` is the wait on a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_twelvelabs.exceptions import (
+    TwelveLabsResourceFailedError,
+    TwelveLabsWaitTimeoutError,
+)
+from airflow_provider_twelvelabs.hooks import endpoints as api
+from airflow_provider_twelvelabs.models import is_failed, is_terminal
+
+if TYPE_CHECKING:
+    from airflow_provider_twelvelabs.hooks.endpoints import ApiCall
+    from airflow_provider_twelvelabs.hooks.twelvelabs import RateLimitInfo, TwelveLabsHook
+    from airflow_provider_twelvelabs.models import Page
+
+__all__ = [
+    "KINDS",
+    "ListSource",
+    "PollPolicy",
+    "ResourceKind",
+    "failure_reason",
+    "get_kind",
+    "resource_status",
+    "wait_for_resource_sync",
+]
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- poll policy
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """An adaptive poll schedule: quick first polls, then backing off to a cap.
+
+    The n-th wait (0-based) is ``interval * backoff ** n`` seconds, never more than
+    ``max_interval``. With the defaults (2 s, x1.5, 60 s) a resource ready after 10 s costs 5 polls,
+    one ready after an hour about 65. The policy is JSON-native (:meth:`to_dict`), so it travels in
+    trigger kwargs.
+
+    :param interval: the first wait, in seconds.
+    :param backoff: the factor applied to each further wait (1 for a fixed interval).
+    :param max_interval: the longest wait, in seconds.
+    """
+
+    interval: float = 2.0
+    backoff: float = 1.5
+    max_interval: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.interval, (int, float)) and self.interval > 0):
+            raise ValueError(f"poll interval must be a positive number of seconds, got {self.interval!r}")
+        if not (isinstance(self.backoff, (int, float)) and self.backoff >= 1):
+            raise ValueError(f"poll backoff must be a number >= 1, got {self.backoff!r}")
+        if not (isinstance(self.max_interval, (int, float)) and self.max_interval >= self.interval):
+            raise ValueError(
+                f"poll max_interval must be a number >= interval ({self.interval}), got {self.max_interval!r}"
+            )
+
+    def delay(self, attempt: int) -> float:
+        """Return the wait after the ``attempt``-th poll (0 for the wait after the first poll).
+
+        :param attempt: how many waits came before this one.
+        """
+        if self.backoff == 1 or attempt <= 0:
+            return min(self.interval, self.max_interval)
+        # Avoid overflow on very long waits: past the cap the exponent no longer matters.
+        exponent = min(attempt, math.ceil(math.log(self.max_interval / self.interval, self.backoff)) + 1)
+        return float(min(self.max_interval, self.interval * self.backoff**exponent))
+
+    def delays(self) -> Iterator[float]:
+        """Yield the successive waits, forever."""
+        attempt = 0
+        while True:
+            yield self.delay(attempt)
+            attempt += 1
+
+    def to_dict(self) -> dict[str, float]:
+        """Return the policy as JSON-native trigger kwargs (``poll_interval``...)."""
+        return {
+            "poll_interval": float(self.interval),
+            "poll_backoff": float(self.backoff),
+            "poll_max_interval": float(self.max_interval),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PollPolicy:
+        """Rebuild a policy from :meth:`to_dict` output; missing keys take the defaults.
+
+        :param data: a mapping with ``poll_interval``, ``poll_backoff``, ``poll_max_interval``.
+        """
+        default = cls()
+        return cls(
+            interval=float(data.get("poll_interval", default.interval)),
+            backoff=float(data.get("poll_backoff", default.backoff)),
+            max_interval=float(data.get("poll_max_interval", default.max_interval)),
+        )
+
+
+# --------------------------------------------------------------------------- resource kinds
+
+
+def resource_status(resource: Any) -> str | None:
+    """Return the ``status`` of a model or JSON dict, or ``None`` when it has none.
+
+    :param resource: a model or a JSON dict.
+    """
+    value = resource.get("status") if isinstance(resource, Mapping) else getattr(resource, "status", None)
+    return None if value is None else str(value)
+
+
+def failure_reason(resource: Any) -> str | None:
+    """Return the failure reason the API gave on a failed resource, if any.
+
+    The API puts it in ``error.message`` on assets and embed v2 tasks; other shapes (``error`` as
+    text, ``error_message``, ``failure_reason``) are read too, since models keep unknown fields.
+
+    :param resource: a model or a JSON dict.
+    """
+    data = resource if isinstance(resource, Mapping) else _as_dict(resource)
+    error = data.get("error")
+    if isinstance(error, Mapping) and error.get("message"):
+        return str(error["message"])
+    if isinstance(error, str) and error:
+        return error
+    for key in ("error_message", "failure_reason", "reason"):
+        if data.get(key):
+            return str(data[key])
+    return None
+
+
+def _as_dict(resource: Any) -> dict[str, Any]:
+    dump = getattr(resource, "model_dump", None)
+    if callable(dump):
+        result: dict[str, Any] = dump(mode="json", exclude_none=True)
+        return result
+    return {}
+
+
+@dataclass(frozen=True)
+class ListSource:
+    """How a list endpoint can report on many resources of one kind per call.
+
+    :param mode: ``"ids"``: the endpoint filters by resource ids (``GET /assets?asset_ids=``), so a
+        call reports on up to ``page_limit`` given resources whatever their status; ``"terminal"``:
+        the endpoint filters by final status and sorts by ``updated_at``, newest first, so reading
+        it from the top until already-seen items finds what finished since the last call.
+    :param call: builds one list call: ``(index_id, page, ids) -> ApiCall[Page]``.
+    :param item_is_final: whether a listed item is the full resource (else it is fetched once).
+    :param page_limit: items per page (the API's maximum is 50).
+    """
+
+    mode: str
+    call: Callable[[str | None, int, list[str]], ApiCall[Page[Any]]]
+    item_is_final: bool = True
+    page_limit: int = 50
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """One kind of TwelveLabs resource that can be waited for.
+
+    :param name: the kind's name in trigger kwargs and events (``indexed_asset``...).
+    :param label: the kind in words, for messages.
+    :param call: builds the call retrieving one resource: ``(resource_id, index_id) -> ApiCall``.
+    :param needs_index: whether the resource lives in an index (``index_id`` required).
+    :param list_source: a list endpoint reporting on many resources per call, if there is one.
+    :param event_exclude: fields left out of the resource JSON put in events and XCom (vectors).
+    """
+
+    name: str
+    label: str
+    call: Callable[[str, str | None], ApiCall[Any]]
+    needs_index: bool = False
+    list_source: ListSource | None = None
+    event_exclude: frozenset[str] = frozenset()
+
+    def get(self, hook: TwelveLabsHook, resource_id: str, index_id: str | None = None) -> Any:
+        """Retrieve one resource on the hook's sync client.
+
+        :param hook: the hook.
+        :param resource_id: the resource id.
+        :param index_id: the index, for indexed assets.
+        """
+        return hook.run(self.call(resource_id, index_id))
+
+    async def aget(
+        self,
+        hook: TwelveLabsHook,
+        resource_id: str,
+        index_id: str | None = None,
+        *,
+        on_rate_limit: Callable[[RateLimitInfo], None] | None = None,
+    ) -> Any:
+        """Retrieve one resource on the hook's shared async client.
+
+        :param hook: the hook.
+        :param resource_id: the resource id.
+        :param index_id: the index, for indexed assets.
+        :param on_rate_limit: receives the answer's rate-limit headers.
+        """
+        return await hook.arun(self.call(resource_id, index_id), on_rate_limit=on_rate_limit)
+
+    def status(self, resource: Any) -> str | None:
+        """Return the resource's status.
+
+        :param resource: a model or a JSON dict of this kind.
+        """
+        return resource_status(resource)
+
+    def is_terminal(self, resource: Any) -> bool:
+        """Whether the resource reached a final status.
+
+        :param resource: a model or a JSON dict of this kind.
+        """
+        return is_terminal(self.status(resource))
+
+    def is_failed(self, resource: Any) -> bool:
+        """Whether the resource ended in failure (``failed``, ``expired``...).
+
+        :param resource: a model or a JSON dict of this kind.
+        """
+        return is_failed(self.status(resource))
+
+    def failure_reason(self, resource: Any) -> str | None:
+        """Return the API's failure reason, or a description of the final status.
+
+        :param resource: a model or a JSON dict of this kind.
+        """
+        reason = failure_reason(resource)
+        if reason:
+            return reason
+        status = self.status(resource)
+        return f"{self.label} ended with status {status!r}" if status else None
+
+    def to_json(self, resource: Any) -> dict[str, Any]:
+        """Return the JSON-native dict of a resource for an event or XCom (vectors left out).
+
+        :param resource: a model or a JSON dict of this kind.
+        """
+        data = dict(resource) if isinstance(resource, Mapping) else _as_dict(resource)
+        return {k: v for k, v in data.items() if k not in self.event_exclude}
+
+    def validate(self, resource_id: str | None, index_id: str | None) -> None:
+        """Raise ``ValueError`` when the ids cannot designate a resource of this kind.
+
+        :param resource_id: the resource id.
+        :param index_id: the index id.
+        """
+        if not resource_id or not isinstance(resource_id, str):
+            raise ValueError(f"a {self.label} id is required, got {resource_id!r}")
+        if self.needs_index and not index_id:
+            raise ValueError(f"index_id is required to wait for a {self.label}")
+
+
+def _need_index(index_id: str | None) -> str:
+    if not index_id:
+        raise ValueError("index_id is required for an indexed asset")
+    return index_id
+
+
+_TERMINAL = ["ready", "failed"]
+
+KINDS: dict[str, ResourceKind] = {
+    kind.name: kind
+    for kind in (
+        ResourceKind(
+            name="asset",
+            label="asset",
+            call=lambda rid, _: api.get_asset(rid),
+            list_source=ListSource(
+                mode="ids",
+                call=lambda _, page, ids: api.list_assets(asset_ids=ids, page=1, page_limit=50),
+            ),
+        ),
+        ResourceKind(
+            name="indexed_asset",
+            label="indexed asset",
+            call=lambda rid, index_id: api.get_indexed_asset(_need_index(index_id), rid),
+            needs_index=True,
+            list_source=ListSource(
+                mode="terminal",
+                call=lambda index_id, page, _: api.list_indexed_assets(
+                    _need_index(index_id),
+                    status=_TERMINAL,
+                    sort_by="updated_at",
+                    sort_option="desc",
+                    page=page,
+                    page_limit=50,
+                ),
+                # The list leaves out user metadata and the HLS block: the final one is fetched once.
+                item_is_final=False,
+            ),
+        ),
+        ResourceKind(
+            name="indexing_task",
+            label="indexing task",
+            call=lambda rid, _: api.get_indexing_task(rid),
+            list_source=ListSource(
+                mode="terminal",
+                call=lambda index_id, page, _: api.list_indexing_tasks(
+                    index_id=index_id,
+                    status=_TERMINAL,
+                    sort_by="updated_at",
+                    sort_option="desc",
+                    page=page,
+                    page_limit=50,
+                ),
+            ),
+        ),
+        ResourceKind(
+            name="embed_v2_task",
+            label="embedding task",
+            # ``data`` (the vectors) is null until the task is ready, so polling the task itself
+            # downloads them at most once; events leave them out and the operator reads them.
+            call=lambda rid, _: api.get_embedding_task(rid),
+            event_exclude=frozenset({"data"}),
+        ),
+        ResourceKind(
+            name="embed_v1_task",
+            label="video embedding task",
+            call=lambda rid, _: api.get_video_embedding_task_status(rid),
+        ),
+        ResourceKind(
+            name="multipart_upload",
+            label="multipart upload",
+            call=lambda rid, _: api.get_multipart_upload_status(rid, page=1, page_limit=1),
+            event_exclude=frozenset({"uploaded_chunks"}),
+        ),
+    )
+}
+
+
+def get_kind(name: str) -> ResourceKind:
+    """Return the :class:`ResourceKind` called ``name``.
+
+    :param name: one of :data:`KINDS`.
+    :raises ValueError: for an unknown kind, naming the known ones.
+    """
+    try:
+        return KINDS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown TwelveLabs resource kind {name!r}; expected one of {sorted(KINDS)}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- sync wait
+
+
+def wait_for_resource_sync(
+    hook: TwelveLabsHook,
+    kind: str,
+    resource_id: str,
+    index_id: str | None = None,
+    *,
+    deadline: float | None = None,
+    policy: PollPolicy | None = None,
+    logger: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> Any:
+    """Poll a resource on the worker until it reaches a terminal status, and return it.
+
+    Transient errors are retried by the hook itself; status changes are logged.
+
+    :param hook: the hook to poll with.
+    :param kind: the resource kind (see :data:`KINDS`).
+    :param resource_id: the resource id.
+    :param index_id: the index, for indexed assets.
+    :param deadline: absolute epoch seconds after which to give up; ``None`` waits forever.
+    :param policy: the poll schedule; :class:`PollPolicy` defaults when ``None``.
+    :param logger: where progress goes (anything with ``info``); this module's logger when ``None``.
+    :param sleep: the sleep function (tests pass a fake).
+    :param clock: the wall clock (tests pass a fake).
+    :return: the final resource model (status ``ready`` or ``completed``).
+    :raises TwelveLabsResourceFailedError: when the resource ends ``failed`` (or ``expired``).
+    :raises TwelveLabsWaitTimeoutError: when the deadline passes first.
+    """
+    spec = get_kind(kind)
+    spec.validate(resource_id, index_id)
+    policy = policy or PollPolicy()
+    out = logger or log
+    delays = policy.delays()
+    last_status: str | None = None
+    started = clock()
+    while True:
+        resource = spec.get(hook, resource_id, index_id)
+        status = spec.status(resource)
+        if status != last_status:
+            out.info(
+                "TwelveLabs %s %s is %s (after %.0f s)", spec.label, resource_id, status, clock() - started
+            )
+            last_status = status
+        if spec.is_terminal(resource):
+            if spec.is_failed(resource):
+                raise TwelveLabsResourceFailedError(kind, resource_id, spec.failure_reason(resource))
+            return resource
+        wait = next(delays)
+        if deadline is not None:
+            left = deadline - clock()
+            if left <= 0:
+                raise TwelveLabsWaitTimeoutError(kind, resource_id, last_status)
+            wait = min(wait, left)
+        sleep(wait)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
 
 import httpx
+import jsonschema
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from tests.openapi import validate_response
+from tests.openapi import load_spec, validate_response
 
 __all__ = [
     "api_client",
@@ -21,6 +25,7 @@ __all__ = [
     "ndjson",
     "ready_asset",
     "unit_norm",
+    "validate_component",
 ]
 
 
@@ -118,3 +123,22 @@ def unit_norm(vector: list[float]) -> bool:
 def ndjson(response: httpx.Response) -> list[dict[str, Any]]:
     """Parse an NDJSON body into its events, skipping blank lines."""
     return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+
+@functools.cache
+def _component_registry() -> Registry:
+    resource = Resource.from_contents(load_spec(), default_specification=DRAFT202012)
+    return Registry().with_resource(_SPEC, resource)
+
+
+_SPEC = "urn:compute-tests:openapi"
+
+
+def validate_component(name: str, instance: Any) -> None:
+    """Validate ``instance`` against ``#/components/schemas/<name>`` of the OpenAPI file.
+
+    Used where the response schema is a ``oneOf`` that a single NDJSON event cannot satisfy
+    unambiguously (a stream event also matches the all-optional non-stream schema).
+    """
+    schema = {"$ref": f"{_SPEC}#/components/schemas/{name}"}
+    jsonschema.Draft202012Validator(schema, registry=_component_registry()).validate(instance)

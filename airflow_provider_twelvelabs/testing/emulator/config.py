@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,26 +91,12 @@ class EmulatorConfig:
         :return: the names of the fields that were changed.
         :raises ValueError: on an unknown field or a value of the wrong type.
         """
-        fields = {f.name: f for f in dataclasses.fields(self)}
+        hints = typing.get_type_hints(type(self))
         changed = []
         for name, value in changes.items():
-            if name not in fields:
+            if name not in hints or name not in {f.name for f in dataclasses.fields(self)}:
                 raise ValueError(f"unknown emulator config field: {name}")
-            current = getattr(self, name)
-            if name == "fault_statuses":
-                value = tuple(int(v) for v in value)
-            elif name == "rate_limits":
-                if not isinstance(value, dict):
-                    raise ValueError("rate_limits must be an object")
-                value = {str(k): int(v) for k, v in value.items()}
-            elif isinstance(current, bool):
-                if not isinstance(value, bool):
-                    raise ValueError(f"{name} must be a boolean")
-            elif isinstance(current, float):
-                value = float(value)
-            elif isinstance(current, int) and value is not None:
-                value = int(value)
-            setattr(self, name, value)
+            setattr(self, name, _coerce(name, hints[name], value))
             changed.append(name)
         return changed
 
@@ -126,3 +113,31 @@ class EmulatorConfig:
         :param bucket: a rate-limit bucket name.
         """
         return self.rate_limits.get(bucket, self.rate_limit_rpm)
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    """Coerce a JSON value to a config field's declared type, or raise ``ValueError``."""
+    args = typing.get_args(hint)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise ValueError(f"{name} cannot be null")
+    if type(None) in args:
+        hint = next(a for a in args if a is not type(None))
+    origin = typing.get_origin(hint) or hint
+    if origin is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be a boolean")
+        return value
+    if isinstance(value, bool) and origin in (int, float):
+        raise ValueError(f"{name} must be a number")
+    try:
+        if origin is tuple:
+            return tuple(int(v) for v in value)
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise ValueError(f"{name} must be an object")
+            return {str(k): int(v) for k, v in value.items()}
+        return origin(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"invalid value for {name}: {value!r}") from exc

@@ -182,7 +182,7 @@ class RecordingServer:
     def listen(self) -> None:
         """Start accepting connections (until then, connecting is refused)."""
         self._httpd.server_activate()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def close(self) -> None:

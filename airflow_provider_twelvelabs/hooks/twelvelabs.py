@@ -72,6 +72,26 @@ _STREAM_CHUNK_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
 
 
+class _RedactPresignedUrls(logging.Filter):
+    """Strip the query string from httpx's ``HTTP Request: PUT <url>`` log lines.
+
+    Chunk PUTs go to presigned URLs whose query is a credential. Airflow keeps httpx at WARNING,
+    but a user debugging uploads may lower it, and the signature must not reach the task log then.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 1 and args[0] == "PUT":
+            record.args = (args[0], redact_url(str(args[1])), *args[2:])
+        return True
+
+
+def _redact_presigned_urls_in_httpx_logs() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactPresignedUrls) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_RedactPresignedUrls())
+
+
 def redact_url(url: str) -> str:
     """Return ``url`` without its query string, which for presigned URLs is a credential.
 
@@ -752,6 +772,7 @@ class TwelveLabsHook(BaseHook):
         :param client: an httpx client to send with (one without the API key); a fresh one if not.
         """
         send_headers = {"Content-Type": "application/octet-stream", **(headers or {})}
+        _redact_presigned_urls_in_httpx_logs()
         owned = client is None
         http = client or httpx.Client(timeout=self.settings.httpx_timeout)
         try:
@@ -781,6 +802,7 @@ class TwelveLabsHook(BaseHook):
         :param headers: the session's ``upload_headers``.
         """
         send_headers = {"Content-Type": "application/octet-stream", **(headers or {})}
+        _redact_presigned_urls_in_httpx_logs()
         try:
             response = await client.put(url, content=data, headers=send_headers)
         except httpx.TransportError as exc:

@@ -253,6 +253,9 @@ def filter_indexed(state: EmulatorState, records: list[IndexedAsset], query: Que
         if asset is None:
             continue
         if statuses and record.status() not in statuses:
+            # A filtered listing reads the records it skips too (one read per scanned record), so
+            # poll-driven lifecycles also move for clients that only list finished ones.
+            record.status(observe=True)
             continue
         if needle and needle not in asset.filename.lower():
             continue

@@ -145,6 +145,9 @@ async def list_tasks(request: Request) -> Response:
         if asset is None or (index_id and task.index_id != index_id):
             return False
         if statuses and task.lifecycle.peek() not in statuses:
+            # A filtered listing reads the tasks it skips too (one read per scanned task), so
+            # poll-driven lifecycles also move for clients that only list finished tasks.
+            task.lifecycle.observe()
             return False
         if needle and needle not in asset.filename.lower():
             return False

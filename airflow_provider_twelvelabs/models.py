@@ -124,8 +124,10 @@ class MultipartSessionStatus(_Status):
     EXPIRED = "expired"
 
 
-_TERMINAL = frozenset({"ready", "failed", "completed", "expired", "canceled", "cancelled"})
+# "error" and "complete" are the terminal values of the HLS and thumbnail sub-statuses; every
+# failed status must also be terminal, or a poller would wait for a failure forever.
 _FAILED = frozenset({"failed", "expired", "canceled", "cancelled", "error"})
+_TERMINAL = frozenset({"ready", "completed", "complete"}) | _FAILED
 
 
 def is_terminal(status: str | None) -> bool:

@@ -1,0 +1,253 @@
+"""Sensors that wait for TwelveLabs resources, in poke mode or deferred to the shared trigger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_twelvelabs.exceptions import TwelveLabsError, TwelveLabsResourceFailedError
+from airflow_provider_twelvelabs.waiting import PollPolicy, ResourceKind, get_kind
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+
+__all__ = [
+    "TwelveLabsAssetSensor",
+    "TwelveLabsEmbeddingTaskSensor",
+    "TwelveLabsIndexedAssetSensor",
+    "TwelveLabsIndexingTaskSensor",
+    "TwelveLabsResourceSensor",
+]
+
+
+class TwelveLabsResourceSensor(BaseSensorOperator):
+    """Wait until a TwelveLabs resource of any kind is final; return it as JSON (to XCom).
+
+    In poke mode each poke retrieves the resource once (``poke_interval``, ``mode`` and
+    ``exponential_backoff`` work as on any sensor). With ``deferrable=True`` the sensor checks once
+    and then defers to :class:`~airflow_provider_twelvelabs.triggers.twelvelabs.TwelveLabsResourceTrigger`
+    with the sensor's ``timeout`` as the trigger's deadline. A resource that ends ``failed`` raises
+    :class:`~airflow_provider_twelvelabs.exceptions.TwelveLabsResourceFailedError` with the API's
+    reason; with ``soft_fail=True`` the task is skipped instead (as on a timeout).
+
+    :param kind: the resource kind (``asset``, ``indexed_asset``, ``indexing_task``,
+        ``embed_v2_task``, ``embed_v1_task``, ``multipart_upload``).
+    :param resource_id: the resource id. (templated)
+    :param index_id: the index, for indexed assets. (templated)
+    :param twelvelabs_conn_id: the TwelveLabs connection id.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param poll_interval: deferrable mode: the trigger's first wait between polls, in seconds.
+    :param poll_backoff: deferrable mode: the factor applied to each further wait.
+    """
+
+    template_fields: Sequence[str] = ("resource_id", "index_id")
+    ui_color = "#d9f2ef"
+    #: The attribute holding the (rendered) resource id; subclasses name it after the resource.
+    resource_id_attr = "resource_id"
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        resource_id: str,
+        index_id: str | None = None,
+        twelvelabs_conn_id: str = "twelvelabs_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 2.0,
+        poll_backoff: float = 1.5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        get_kind(kind)
+        self.kind = kind
+        setattr(self, self.resource_id_attr, resource_id)
+        self.index_id = index_id
+        self.twelvelabs_conn_id = twelvelabs_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.poll_backoff = poll_backoff
+
+    @property
+    def waited_id(self) -> str:
+        """The (rendered) id of the waited resource."""
+        return str(getattr(self, self.resource_id_attr))
+
+    @property
+    def spec(self) -> ResourceKind:
+        """The description of the waited resource kind."""
+        return get_kind(self.kind)
+
+    @cached_property
+    def hook(self) -> TwelveLabsHook:
+        """The TwelveLabs hook of this sensor."""
+        from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+
+        return TwelveLabsHook(twelvelabs_conn_id=self.twelvelabs_conn_id)
+
+    @property
+    def poll_policy(self) -> PollPolicy:
+        """The trigger's poll policy: quick first polls, backing off to the sensor's ``poke_interval``."""
+        interval = min(self.poll_interval, float(self.poke_interval))
+        return PollPolicy(
+            interval=interval, backoff=self.poll_backoff, max_interval=max(interval, self.poke_interval)
+        )
+
+    def _check(self, resource: Any) -> dict[str, Any] | None:
+        """Return the resource JSON when final and successful, ``None`` while not final."""
+        spec = self.spec
+        status = spec.status(resource)
+        if not spec.is_terminal(resource):
+            self.log.info("TwelveLabs %s %s is %s", spec.label, self.waited_id, status)
+            return None
+        if spec.is_failed(resource):
+            error = TwelveLabsResourceFailedError(self.kind, self.waited_id, spec.failure_reason(resource))
+            if self.soft_fail:
+                raise AirflowSkipException(str(error)) from error
+            raise error
+        self.log.info("TwelveLabs %s %s is %s", spec.label, self.waited_id, status)
+        return spec.to_json(resource)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Retrieve the resource once; done when it is final.
+
+        :param context: the task context.
+        """
+        spec = self.spec
+        spec.validate(self.waited_id, self.index_id)
+        resource = self._check(spec.get(self.hook, self.waited_id, self.index_id))
+        if resource is None:
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=resource)
+
+    def execute(self, context: Context) -> Any:
+        """Poke (poke or reschedule mode), or check once and defer (deferrable mode).
+
+        :param context: the task context.
+        """
+        if not self.deferrable:
+            return super().execute(context)
+        spec = self.spec
+        spec.validate(self.waited_id, self.index_id)
+        resource = self._check(spec.get(self.hook, self.waited_id, self.index_id))
+        if resource is not None:
+            return resource
+        from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
+
+        policy = self.poll_policy
+        self.defer(
+            trigger=TwelveLabsResourceTrigger(
+                kind=self.kind,
+                resource_id=self.waited_id,
+                index_id=self.index_id,
+                twelvelabs_conn_id=self.twelvelabs_conn_id,
+                deadline=time.time() + self.timeout,
+                poll_interval=policy.interval,
+                poll_backoff=policy.backoff,
+                poll_max_interval=policy.max_interval,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Finish after the trigger fired; ``soft_fail`` turns any failure into a skip.
+
+        :param context: the task context.
+        :param event: the trigger's event.
+        """
+        if not isinstance(event, Mapping) or "status" not in event:
+            raise TwelveLabsError(
+                f"Sensor {self.task_id} resumed without a TwelveLabs trigger event ({event!r})"
+            )
+        status = event["status"]
+        if status == "success" and isinstance(event.get("resource"), Mapping):
+            self.log.info("TwelveLabs %s %s is ready", self.spec.label, self.waited_id)
+            return dict(event["resource"])
+        if status == "failed":
+            raise TwelveLabsResourceFailedError(self.kind, self.waited_id, event.get("message"))
+        if status == "timeout":
+            raise AirflowSensorTimeout(
+                f"Timed out waiting for TwelveLabs {self.spec.label} {self.waited_id} "
+                f"(last status: {event.get('last_status') or 'unknown'})"
+            )
+        if status == "error":
+            raise TwelveLabsError(
+                f"Waiting for TwelveLabs {self.spec.label} {self.waited_id} failed: {event.get('message')}"
+            )
+        raise TwelveLabsError(f"Unknown TwelveLabs trigger event for {self.waited_id}: {event!r}")
+
+
+class TwelveLabsAssetSensor(TwelveLabsResourceSensor):
+    """Wait until an asset is ``ready`` (or ``failed``).
+
+    :param asset_id: the asset id. (templated)
+    :param kwargs: :class:`TwelveLabsResourceSensor` and sensor arguments.
+    """
+
+    template_fields: Sequence[str] = ("asset_id",)
+    resource_id_attr = "asset_id"
+
+    def __init__(self, *, asset_id: str, **kwargs: Any) -> None:
+        super().__init__(kind="asset", resource_id=asset_id, **kwargs)
+
+
+class TwelveLabsIndexedAssetSensor(TwelveLabsResourceSensor):
+    """Wait until an indexed asset is ``ready`` (or ``failed``).
+
+    :param index_id: the index id. (templated)
+    :param indexed_asset_id: the indexed asset id. (templated)
+    :param kwargs: :class:`TwelveLabsResourceSensor` and sensor arguments.
+    """
+
+    template_fields: Sequence[str] = ("index_id", "indexed_asset_id")
+    resource_id_attr = "indexed_asset_id"
+
+    def __init__(self, *, index_id: str, indexed_asset_id: str, **kwargs: Any) -> None:
+        super().__init__(kind="indexed_asset", resource_id=indexed_asset_id, index_id=index_id, **kwargs)
+
+
+class TwelveLabsIndexingTaskSensor(TwelveLabsResourceSensor):
+    """Wait until a legacy video indexing task (``/tasks``) is ``ready`` (or ``failed``).
+
+    :param indexing_task_id: the indexing task id. (templated)
+    :param kwargs: :class:`TwelveLabsResourceSensor` and sensor arguments.
+    """
+
+    template_fields: Sequence[str] = ("indexing_task_id", "index_id")
+    resource_id_attr = "indexing_task_id"
+
+    def __init__(self, *, indexing_task_id: str, **kwargs: Any) -> None:
+        super().__init__(kind="indexing_task", resource_id=indexing_task_id, **kwargs)
+
+
+class TwelveLabsEmbeddingTaskSensor(TwelveLabsResourceSensor):
+    """Wait until an embedding task is ``ready`` (or ``failed``); embed API v2 by default.
+
+    The XCom value is the task without its vectors; read them with the embedding operators.
+
+    :param embedding_task_id: the embedding task id. (templated)
+    :param api_version: ``"v2"`` for ``/embed-v2/tasks`` (default) or ``"v1"`` for the deprecated
+        video embedding tasks of ``/embed/tasks``.
+    :param kwargs: :class:`TwelveLabsResourceSensor` and sensor arguments.
+    """
+
+    template_fields: Sequence[str] = ("embedding_task_id",)
+    resource_id_attr = "embedding_task_id"
+
+    def __init__(self, *, embedding_task_id: str, api_version: str = "v2", **kwargs: Any) -> None:
+        kinds = {"v2": "embed_v2_task", "v1": "embed_v1_task"}
+        if api_version not in kinds:
+            raise ValueError(f"api_version must be 'v2' or 'v1', got {api_version!r}")
+        super().__init__(kind=kinds[api_version], resource_id=embedding_task_id, **kwargs)
+        self.api_version = api_version

@@ -75,8 +75,10 @@ class TwelveLabsIndexLink(BaseOperatorLink):
 class TwelveLabsVideoLink(BaseOperatorLink):
     """Link to the indexed video in the TwelveLabs Playground.
 
-    Reads the ``index_id`` and the ``video_id`` the task pushed (or its ``indexed_asset_id``: an
-    indexed asset is the video the Playground shows).
+    Reads the ``index_id`` the task pushed, and the video id under the XCom key named by the
+    operator's ``video_id_xcom_key`` attribute (default ``video_id``; the indexed-asset operator
+    says ``indexed_asset_id``, since an indexed asset is the video the Playground shows). Only keys
+    the operator pushes are read: Airflow logs an error for every missing XCom.
     """
 
     name = "TwelveLabs Video"
@@ -88,5 +90,7 @@ class TwelveLabsVideoLink(BaseOperatorLink):
         :param ti_key: the task instance whose XCom holds the ids.
         """
         index_id = _xcom_str(ti_key, INDEX_ID_XCOM_KEY)
-        video_id = _xcom_str(ti_key, VIDEO_ID_XCOM_KEY) or _xcom_str(ti_key, INDEXED_ASSET_ID_XCOM_KEY)
-        return video_url(index_id, video_id) if index_id and video_id else ""
+        if not index_id:
+            return ""
+        video_id = _xcom_str(ti_key, getattr(operator, "video_id_xcom_key", VIDEO_ID_XCOM_KEY))
+        return video_url(index_id, video_id) if video_id else ""

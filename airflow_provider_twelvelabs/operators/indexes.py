@@ -279,6 +279,8 @@ class TwelveLabsIndexAssetOperator(TwelveLabsBaseOperator):
     template_fields: Sequence[str] = ("index_id", "asset_id", "enable_video_stream", "user_metadata")
     template_fields_renderers = {"user_metadata": "json"}
     operator_extra_links = (TwelveLabsIndexLink(), TwelveLabsVideoLink())
+    #: Where :class:`~airflow_provider_twelvelabs.links.TwelveLabsVideoLink` finds the video id.
+    video_id_xcom_key = INDEXED_ASSET_ID_XCOM_KEY
     ui_color = "#e6f4ea"
 
     def __init__(
@@ -420,6 +422,7 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
     )
     template_fields_renderers = {"user_metadata": "json"}
     operator_extra_links = (TwelveLabsIndexLink(), TwelveLabsVideoLink())
+    video_id_xcom_key = VIDEO_ID_XCOM_KEY
     ui_color = "#e6f4ea"
 
     def __init__(

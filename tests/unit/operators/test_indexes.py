@@ -554,14 +554,21 @@ def test_index_link(xcoms):
     )
 
 
-def test_video_link_from_the_indexed_asset_or_the_video(xcoms):
+def test_video_link_of_the_index_asset_operator(xcoms):
     op = TwelveLabsIndexAssetOperator(task_id="i", index_id=INDEX, asset_id=ASSET)
     link = TwelveLabsVideoLink()
-    xcoms["index_id"] = INDEX
-    assert link.get_link(op, ti_key=None) == ""  # type: ignore[arg-type]
     xcoms["indexed_asset_id"] = INDEXED
+    assert link.get_link(op, ti_key=None) == ""  # type: ignore[arg-type]
+    xcoms["index_id"] = INDEX
     expected = f"https://playground.twelvelabs.io/indexes/{INDEX}/videos/{INDEXED}"
     assert link.get_link(op, ti_key=None) == expected  # type: ignore[arg-type]
+
+
+def test_video_link_of_the_indexing_task_operator(xcoms):
+    op = TwelveLabsCreateIndexingTaskOperator(task_id="t", index_id=INDEX, video_url="https://e.com/a.mp4")
+    link = TwelveLabsVideoLink()
+    xcoms.update(index_id=INDEX, indexed_asset_id=INDEXED)
+    assert link.get_link(op, ti_key=None) == ""  # type: ignore[arg-type]
     xcoms["video_id"] = VIDEO
     expected = f"https://playground.twelvelabs.io/indexes/{INDEX}/videos/{VIDEO}"
     assert link.get_link(op, ti_key=None) == expected  # type: ignore[arg-type]

@@ -122,4 +122,5 @@ def test_two_gib_multipart_upload_keeps_emulator_rss_low(tmp_path: Path) -> None
         sampler.join(timeout=5)
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+    print(f"emulator peak RSS {peak / 1024**2:.0f} MB")
     assert 0 < peak < RSS_LIMIT, f"emulator peak RSS {peak / 1024**2:.0f} MB"

@@ -44,6 +44,8 @@ __all__ = ["API_PREFIX", "ROUTE_MODULES", "EmulatorApp", "create_app", "rate_lim
 
 #: Path prefix of the emulated API.
 API_PREFIX = "/v1.3"
+#: Value of the ``X-Api-Version`` header the docs say every response carries (format undocumented).
+API_VERSION = "1.3"
 
 #: Route modules mounted in this order (earlier modules win on overlapping paths).
 ROUTE_MODULES = (
@@ -146,6 +148,7 @@ class EmulatorApp(Starlette):
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     extra = [(k.lower().encode(), v.encode()) for k, v in limit_headers.items()]
+                    extra.append((b"x-api-version", API_VERSION.encode()))
                     message = {**message, "headers": [*message.get("headers", []), *extra]}
                 await inner(message)
 

@@ -278,7 +278,8 @@ class Index(_WithId):
     updated_at: str | None = None
     expires_at: str | None = None
     total_duration: float | None = None
-    video_count: int | None = None
+    # The spec types it as a number, not an integer: a tolerant reader takes both.
+    video_count: int | float | None = None
 
 
 class IndexedAsset(_WithId):

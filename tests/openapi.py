@@ -201,3 +201,54 @@ def validate_request(method: str, path: str, body: Any, content_type: str | None
     :raises jsonschema.ValidationError: listing every violation.
     """
     _validate(request_schema(method, path, content_type), body)
+
+
+def response_examples(method: str, path: str, status: int) -> list[tuple[str, Any]]:
+    """Return the examples the spec gives for one JSON response, as ``(name, value)`` pairs.
+
+    Collects the media type's ``example``, each of its named ``examples`` and an ``example`` on
+    the response's top-level schema (after ``$ref``s).
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    :param status: the response status code.
+    """
+    responses = operation(method, path)["responses"]
+    response, _ = _deref(responses.get(str(status), {}))
+    media = (response.get("content") or {}).get("application/json") or {}
+    found: list[tuple[str, Any]] = []
+    if "example" in media:
+        found.append(("example", media["example"]))
+    for name, example in (media.get("examples") or {}).items():
+        example, _ = _deref(example)
+        if "value" in example:
+            found.append((name, example["value"]))
+    schema, _ = _deref(media.get("schema") or {})
+    if isinstance(schema, dict) and "example" in schema:
+        found.append(("schema example", schema["example"]))
+    return found
+
+
+def success_status(method: str, path: str) -> int:
+    """Return the first 2xx status the spec documents for an operation.
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    """
+    return min(int(code) for code in operation(method, path)["responses"] if str(code).startswith("2"))
+
+
+def resolved_response_schema(method: str, path: str, status: int) -> dict[str, Any]:
+    """Return a response's JSON schema with the spec's ``components`` beside it.
+
+    Self-contained (``#/components/...`` references resolve inside it), for tools that take one
+    schema document, such as the emulator's schema-driven generator.
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    :param status: the response status code.
+    """
+    responses = operation(method, path)["responses"]
+    response, _ = _deref(responses[str(status)])
+    schema = response["content"]["application/json"]["schema"]
+    return {**schema, "components": load_spec()["components"]}

@@ -56,6 +56,7 @@ __all__ = [
     "UploadProgress",
     "UploadSource",
     "open_source",
+    "remote_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -180,8 +181,35 @@ def _resolve_url(url: str) -> tuple[Any, str]:
         return target.fs, target.path
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(url)
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as exc:
+        scheme = url.split("://", 1)[0]
+        raise ValueError(f"Reading {scheme}:// sources needs an extra package: {exc}") from None
     return fs, path
+
+
+def remote_size(url: str, *, timeout: float = 10.0) -> int | None:
+    """Return the size a public URL announces (``Content-Length`` of a ``HEAD``), or ``None``.
+
+    Used to check the URL upload limit before asking the platform to fetch the URL. Sent without any
+    API key; any failure means "unknown" and the platform has the last word.
+
+    :param url: the public ``http(s)`` URL.
+    :param timeout: seconds to wait for the answer.
+    """
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+            response = client.head(url)
+    except httpx.HTTPError:
+        return None
+    if not response.is_success:
+        return None
+    try:
+        size = int(response.headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return size if size >= 0 else None
 
 
 # ---------------------------------------------------------------------------------------- checkpoint

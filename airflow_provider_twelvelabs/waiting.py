@@ -256,6 +256,9 @@ class ResourceKind:
         :param resource: a model or a JSON dict of this kind.
         """
         data = dict(resource) if isinstance(resource, Mapping) else _as_dict(resource)
+        if "_id" in data and "id" not in data:
+            # A raw API answer: name the id as the models do.
+            data["id"] = data.pop("_id")
         return {k: v for k, v in data.items() if k not in self.event_exclude}
 
     def validate(self, resource_id: str | None, index_id: str | None) -> None:

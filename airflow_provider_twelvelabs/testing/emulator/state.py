@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
+from airflow_provider_twelvelabs.testing.emulator.media import mp4_duration
 from airflow_provider_twelvelabs.testing.emulator.synth import media_duration
 
 __all__ = [
@@ -480,14 +481,18 @@ class EmulatorState:
     def synthetic_media(self, asset: Asset) -> None:
         """Fill in duration and geometry of ``asset`` deterministically from its size, URL and seed.
 
-        Uploaded bytes count as roughly 2 Mbit/s of media plus 10 s, so tiny test files still have a
-        usable timeline; URL media follow :func:`synth.media_duration` (30-180 s, or ``?duration=``).
+        An uploaded MP4/MOV gets its real duration (read from its ``mvhd`` box); other uploaded bytes
+        count as roughly 2 Mbit/s of media plus 10 s, so tiny test files still have a usable timeline;
+        URL media follow :func:`synth.media_duration` (30-180 s, or ``?duration=``).
 
         :param asset: the asset to complete.
         """
         rng = self.rng("media", asset.url or asset.filename, asset.size)
         if asset.asset_type in ("video", "audio"):
-            if asset.url is not None:
+            real = mp4_duration(asset.path) if asset.path is not None else None
+            if real:
+                asset.duration = real
+            elif asset.url is not None:
                 # Same rule as the compute endpoints: a URL may state ``?duration=<seconds>``.
                 asset.duration = media_duration(asset.url, kind=asset.asset_type)
             else:

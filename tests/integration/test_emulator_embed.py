@@ -422,10 +422,11 @@ def create_task(client: httpx.Client, url: str = VIDEO_33S, **video: Any) -> htt
     return client.post("/embed-v2/tasks", json={"model_name": "marengo3.0", **video_request(url, **video)})
 
 
-def poll_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
+def poll_task(client: httpx.Client, task_id: str, *, validate: bool = True) -> dict[str, Any]:
     for _ in range(10):
+        response = client.get(f"/embed-v2/tasks/{task_id}")
         # A failed task carries error.message (SDK 1.3.6); the OpenAPI file predates it.
-        body = check(client.get(f"/embed-v2/tasks/{task_id}"), sdk_only=("error",))
+        body = check(response, sdk_only=("error",)) if validate else response.json()
         if body["status"] != "processing":
             return body
         assert body["data"] is None
@@ -692,3 +693,73 @@ def test_validate_response_rejects_a_wrong_body() -> None:
     # Guard against a validator that accepts anything: a data item without its vector must fail.
     with pytest.raises(Exception, match="schema violation"):
         validate_response("POST", "/v1.3/embed-v2", 200, {"data": [{"embedding_option": "visual"}]})
+
+
+# --------------------------------------------------------------------------------------------------
+# Marengo 3.5 specifics (SDK 1.3.6; newer than the OpenAPI file, so no schema checks)
+# --------------------------------------------------------------------------------------------------
+
+
+def marengo35_task(client: httpx.Client, **extra: Any) -> httpx.Response:
+    video: dict[str, Any] = {
+        "media_source": {"url": "https://x.test/m.mp4?duration=20"},
+        **extra.pop("video", {}),
+    }
+    return client.post(
+        "/embed-v2/tasks", json={"input_type": "video", "model_name": "marengo3.5", "video": video, **extra}
+    )
+
+
+def test_marengo35_task_with_temporal_segmentation(client: httpx.Client) -> None:
+    response = marengo35_task(
+        client,
+        embedding_dimension=128,
+        video={
+            "segmentation": {"temporal": {"strategy": "fixed", "fixed": {"duration_sec": 5}}},
+            "embedding_scope": ["local"],
+        },
+    )
+    assert response.status_code == 202, response.text
+    created = response.json()
+    assert created["metadata"] == {"embedding_dimension": 128}
+    done = poll_task(client, created["_id"], validate=False)
+    assert done["status"] == "ready"
+    assert {d["embedding_option"] for d in done["data"]} == {"visual", "audio"}  # the 3.5 default
+    assert all(len(d["embedding"]) == 128 and d["embedding_scope"] == "clip" for d in done["data"])
+    assert [d["start_sec"] for d in done["data"][::2]] == [0.0, 5.0, 10.0, 15.0]
+    assert done["usage"]["input_tokens"]["video"] > 0
+
+
+def test_marengo35_rejects_the_30_segmentation_shape(client: httpx.Client) -> None:
+    response = marengo35_task(
+        client, video={"segmentation": {"strategy": "fixed", "fixed": {"duration_sec": 5}}}
+    )
+    error = assert_nested_error(response, 400, "parameter_invalid")
+    assert error["details"]["field"] == "video.segmentation"
+    response = create_task(
+        client, segmentation={"temporal": {"strategy": "fixed", "fixed": {"duration_sec": 5}}}
+    )
+    assert_nested_error(response, 400, "parameter_invalid")
+
+
+def test_marengo35_embedding_uncertainty(client: httpx.Client) -> None:
+    # The default scopes include "asset", which uncertainty does not allow.
+    assert_nested_error(marengo35_task(client, embedding_uncertainty=True), 400, "parameter_invalid")
+    response = marengo35_task(client, embedding_uncertainty=True, video={"embedding_scope": ["clip"]})
+    done = poll_task(client, response.json()["_id"], validate=False)
+    item = done["data"][0]
+    assert len(item["embedding_uncertainty"]) == len(item["embedding"]) == 512
+    assert all(x >= 0 for x in item["embedding_uncertainty"])
+    mixed = client.post(
+        "/embed-v2",
+        json={
+            "input_type": "multi_input",
+            "model_name": "marengo3.5",
+            "embedding_uncertainty": True,
+            "multi_input": {
+                "input_text": "a <@dog>",
+                "media_sources": [{"name": "dog", "media_type": "image", "url": "https://x.test/d.jpg"}],
+            },
+        },
+    )
+    assert_nested_error(mixed, 400, "parameter_invalid")

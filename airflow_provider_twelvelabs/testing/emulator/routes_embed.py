@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from airflow_provider_twelvelabs.testing.emulator import synth
 from airflow_provider_twelvelabs.testing.emulator.errors import APIError, ErrorShape, bad_request, not_found
+from airflow_provider_twelvelabs.testing.emulator.render import public_url
 from airflow_provider_twelvelabs.testing.emulator.state import (
     EmulatorState,
     Lifecycle,
@@ -245,6 +246,8 @@ class EmbedJob:
     types: list[str] = field(default_factory=lambda: ["separate_embedding"])
     clip_length: int | None = None
     dimension: int = synth.DEFAULT_DIMENSION
+    uncertainty: bool = False
+    has_document: bool = False
 
     @property
     def fail(self) -> bool:
@@ -252,7 +255,12 @@ class EmbedJob:
         return self.media is not None and self.media.failure is not None
 
     def _vector(self, *parts: object) -> str:
-        return synth.embedding_json(self.model_name, *parts, dimension=self.dimension)
+        vector = synth.embedding_json(self.model_name, *parts, dimension=self.dimension)
+        if not self.uncertainty:
+            return vector
+        # Marengo 3.5 adds a per-dimension uncertainty vector (non-negative, same length).
+        spread = synth.embedding_vector("uncertainty", self.model_name, *parts, dimension=self.dimension)
+        return vector + ',"embedding_uncertainty":[' + ",".join(f"{abs(x):.6f}" for x in spread) + "]"
 
     def data_items(self) -> Iterator[str]:
         """Yield each ``data[]`` item as JSON text (segments by time, options within a segment)."""
@@ -635,7 +643,34 @@ def _sync_job(state: EmulatorState, body: dict[str, Any]) -> EmbedJob:
             },
         )
     job.dimension = dimension
+    job.uncertainty = _uncertainty(body, job)
     return job
+
+
+def _uncertainty(body: dict[str, Any], job: EmbedJob) -> bool:
+    """Apply the documented restrictions of ``embedding_uncertainty`` (Marengo 3.5 only)."""
+    wanted = body.get("embedding_uncertainty")
+    if wanted is None:
+        return False
+    if not isinstance(wanted, bool):
+        raise _invalid("embedding_uncertainty must be a boolean.", "embedding_uncertainty", wanted, _NESTED)
+    if not wanted:
+        return False
+    if job.has_document or (job.text and job.media is not None):
+        raise _invalid(
+            "embedding_uncertainty is not available when text and media are mixed or a document is included.",
+            "embedding_uncertainty",
+            wanted,
+            _NESTED,
+        )
+    if job.input_type in ("audio", "video") and "asset" in job.scopes:
+        raise _invalid(
+            f"embedding_uncertainty requires {job.input_type}.embedding_scope without asset.",
+            f"{job.input_type}.embedding_scope",
+            job.scopes,
+            _NESTED,
+        )
+    return True
 
 
 def _multi_input_job(state: EmulatorState, raw: Any, model: str) -> EmbedJob:
@@ -686,6 +721,7 @@ def _multi_input_job(state: EmulatorState, raw: Any, model: str) -> EmbedJob:
         input_type="multi_input",
         media=combined,
         text=synth.truncate_to_tokens(text, 2000) if isinstance(text, str) else None,
+        has_document="document" in kinds,
     )
 
 
@@ -693,6 +729,7 @@ def _task_job(state: EmulatorState, body: dict[str, Any]) -> EmbedJob:
     input_type, model, dimension = _common(body, ("audio", "video"), _V2_TASK_TOP_KEYS)
     job = _media_job(state, body, input_type, model, is_async=True)
     job.dimension = dimension
+    job.uncertainty = _uncertainty(body, job)
     return job
 
 
@@ -849,7 +886,7 @@ async def create_embedding_task(request: Request) -> Response:
     body = await read_json(request, shape=_NESTED)
     job = _task_job(state, body)
     task = _new_task(state, job, "v2")
-    location = f"{str(request.base_url).rstrip('/')}{_PREFIX}/embed-v2/tasks/{task.id}"
+    location = f"{public_url(request)}{_PREFIX}/embed-v2/tasks/{task.id}"
     payload: dict[str, Any] = {"_id": task.id, "status": "processing", "data": None}
     if job.model_name == "marengo3.5":
         payload["metadata"] = {"embedding_dimension": job.dimension}

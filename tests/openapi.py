@@ -16,6 +16,7 @@ request bodies) are resolved.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from pathlib import Path
@@ -29,11 +30,17 @@ from referencing.jsonschema import DRAFT202012
 __all__ = [
     "OPENAPI_PATH",
     "SpecError",
+    "body_property_names",
+    "form_instance",
     "load_spec",
     "match_path",
     "operation",
+    "query_parameter_names",
     "request_schema",
+    "resolved_response_schema",
+    "response_examples",
     "response_schema",
+    "success_status",
     "validate_request",
     "validate_response",
 ]
@@ -252,3 +259,130 @@ def resolved_response_schema(method: str, path: str, status: int) -> dict[str, A
     response, _ = _deref(responses[str(status)])
     schema = response["content"]["application/json"]["schema"]
     return {**schema, "components": load_spec()["components"]}
+
+
+def _property_schema(schema: Any, name: str) -> Any:
+    """Find the schema of property ``name`` in an object schema (through ``$ref``/``allOf``/``oneOf``)."""
+    schema, _ = _deref(schema)
+    if not isinstance(schema, dict):
+        return None
+    found = (schema.get("properties") or {}).get(name)
+    if found is not None:
+        return _deref(found)[0]
+    for combinator in ("allOf", "oneOf", "anyOf"):
+        for branch in schema.get(combinator) or []:
+            found = _property_schema(branch, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _types(schema: Any) -> list[str]:
+    if not isinstance(schema, dict):
+        return []
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return [str(k) for k in kind]
+    if kind:
+        return [str(kind)]
+    kinds: list[str] = []
+    for combinator in ("oneOf", "anyOf", "allOf"):
+        for branch in schema.get(combinator) or []:
+            kinds += _types(_deref(branch)[0])
+    return kinds
+
+
+def _form_scalar(value: str, schema: Any) -> Any:
+    kinds = _types(schema)
+    if "boolean" in kinds and value in ("true", "false"):
+        return value == "true"
+    if "integer" in kinds:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    if "number" in kinds:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if "object" in kinds and "string" not in kinds:
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+def form_instance(method: str, path: str, fields: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Decode multipart form fields into the JSON instance the spec's form schema describes.
+
+    What a server does with a form: repeated keys make an array, ``true``/``false`` become
+    booleans, numbers are parsed, and object-typed fields are JSON-decoded; file parts become the
+    string a ``format: binary`` schema expects.
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    :param fields: the decoded form, as ``(name, value)`` pairs (a non-``str`` value is a file).
+    """
+    template = match_path(path)
+    body, _ = _deref(operation(method, path)["requestBody"])
+    schema = body["content"]["multipart/form-data"].get("schema", {})
+    grouped: dict[str, list[Any]] = {}
+    for name, value in fields:
+        grouped.setdefault(name, []).append(value if isinstance(value, str) else "<file>")
+    instance: dict[str, Any] = {}
+    for name, values in grouped.items():
+        prop = _property_schema(schema, name)
+        if prop is None:
+            instance[name] = values[0] if len(values) == 1 else values
+        elif "array" in _types(prop):
+            items = _deref(prop.get("items", {}))[0]
+            instance[name] = [_form_scalar(v, items) for v in values]
+        else:
+            if len(values) > 1:
+                raise jsonschema.ValidationError(f"{template}: {name} is not an array but was repeated")
+            instance[name] = _form_scalar(values[0], prop)
+    return instance
+
+
+def query_parameter_names(method: str, path: str) -> set[str]:
+    """Return the names of the query parameters the spec declares for an operation.
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    """
+    template = match_path(path)
+    declared = [
+        *load_spec()["paths"][template].get("parameters", []),
+        *operation(method, path).get("parameters", []),
+    ]
+    names = set()
+    for parameter in declared:
+        parameter, _ = _deref(parameter)
+        if parameter.get("in") == "query":
+            names.add(parameter["name"])
+    return names
+
+
+def body_property_names(method: str, path: str, content_type: str = "application/json") -> set[str]:
+    """Return every top-level property name a request body schema declares (in any branch).
+
+    :param method: the HTTP method.
+    :param path: a concrete or templated path.
+    :param content_type: the body's media type.
+    """
+    body, _ = _deref(operation(method, path)["requestBody"])
+    names: set[str] = set()
+
+    def collect(schema: Any) -> None:
+        schema, _ = _deref(schema)
+        if not isinstance(schema, dict):
+            return
+        names.update((schema.get("properties") or {}).keys())
+        for combinator in ("allOf", "oneOf", "anyOf"):
+            for branch in schema.get(combinator) or []:
+                collect(branch)
+
+    collect(body["content"][content_type].get("schema", {}))
+    return names

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow.providers.common.compat.sdk import ObjectStoragePath, Param, dag, task
-from airflow_provider_twelvelabs.operators.assets import TwelveLabsUploadAssetOperator
 
+from airflow_provider_twelvelabs.operators.assets import TwelveLabsUploadAssetOperator
 from airflow_provider_twelvelabs.operators.indexes import (
     TwelveLabsCreateIndexOperator,
     TwelveLabsIndexAssetOperator,
@@ -130,8 +130,10 @@ def twelvelabs_index_archive() -> None:
         from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 
         rows: list[dict[str, Any]] = []
+        # Index the mapped results instead of iterating them: they are fetched lazily, one by one.
         with TwelveLabsHook() as hook:
-            for file, asset_id, indexed_asset_id in zip(files, asset_ids, indexed_asset_ids, strict=True):
+            for position, file in enumerate(files):
+                asset_id, indexed_asset_id = asset_ids[position], indexed_asset_ids[position]
                 current = hook.get_indexed_asset(index_id, indexed_asset_id)
                 metadata = current.system_metadata or {}
                 rows.append(

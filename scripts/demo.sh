@@ -98,7 +98,7 @@ STARTED=$SECONDS
 set +e
 # Show the steps as they happen: the operators' own messages and the deferrals, without the noise.
 airflow dags test twelvelabs_index_archive -c "$CONF" 2>&1 | tee "$DEMO_DIR/dags-test.log" |
-    grep --line-buffered -E "Created TwelveLabs|Reusing|Uploaded|Indexing asset|Indexed asset|Pausing task as DEFERRED|: success|Marking run|ERROR|error" |
+    grep --line-buffered -E "Created TwelveLabs|Reusing|Uploading|Uploaded|Indexing asset|Indexed asset|Pausing task as DEFERRED|: success|Marking run|ERROR|error" |
     sed -u -E \
         -e 's/^[^ ]+ \[[a-z ]+\] //' \
         -e 's/^Pausing task as DEFERRED\..*task_id=([A-Za-z0-9_]+).*$/task \1 deferred: its worker slot is free while TwelveLabs works/' \

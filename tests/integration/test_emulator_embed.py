@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -763,3 +764,44 @@ def test_marengo35_embedding_uncertainty(client: httpx.Client) -> None:
         },
     )
     assert_nested_error(mixed, 400, "parameter_invalid")
+
+
+def tiny_mp4(seconds: int) -> bytes:
+    """A minimal MP4: ftyp + moov/mvhd (timescale 1000) + a little mdat."""
+
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    mvhd = box(b"mvhd", bytes(4) + bytes(8) + struct.pack(">II", 1000, seconds * 1000) + bytes(80))
+    return box(b"ftyp", b"isom\x00\x00\x02\x00isom") + box(b"moov", mvhd) + box(b"mdat", b"\x00" * 64)
+
+
+def test_uploaded_mp4_bytes_get_their_real_duration(client: httpx.Client) -> None:
+    content = tiny_mp4(17)
+    by_b64 = check(
+        embed(
+            client,
+            input_type="video",
+            video={
+                "media_source": {"base64_string": base64.b64encode(content).decode()},
+                "embedding_option": ["visual"],
+                "embedding_scope": ["asset"],
+            },
+        )
+    )
+    assert by_b64["metadata"]["duration"] == 17.0
+    task_id = check(
+        client.post(
+            "/embed/tasks",
+            files=[
+                *form(model_name="marengo3.0", video_embedding_scope=["clip", "video"]),
+                ("video_file", ("tiny.mp4", content, "video/mp4")),
+            ],
+        )
+    )["_id"]
+    assert poll_v1(client, task_id) == "ready"
+    result = check(client.get(f"/embed/tasks/{task_id}", params={"embedding_option": "visual"}))
+    assert result["video_embedding"]["metadata"]["duration"] == 17.0
+    (whole,) = [s for s in result["video_embedding"]["segments"] if s["embedding_scope"] == "video"]
+    # Same bytes, same content: a v1 file upload and a v2 base64 string embed identically.
+    assert whole["float"] == by_b64["data"][0]["embedding"]

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import posixpath
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +33,7 @@ from starlette.routing import Route
 
 from airflow_provider_twelvelabs.testing.emulator import synth
 from airflow_provider_twelvelabs.testing.emulator.errors import APIError, ErrorShape, bad_request, not_found
+from airflow_provider_twelvelabs.testing.emulator.media import mp4_duration
 from airflow_provider_twelvelabs.testing.emulator.render import public_url
 from airflow_provider_twelvelabs.testing.emulator.state import (
     EmulatorState,
@@ -100,6 +104,43 @@ def _uploaded_duration(size: int) -> float:
     return round(10.0 + size / 250_000, 3)
 
 
+class _ByteSink:
+    """Spool uploaded bytes to a temporary file under the data directory, hashing them on the way.
+
+    The duration of an MP4/MOV comes from its header boxes (``media.mp4_duration`` reads a file),
+    and uploads may be large, so bytes go to disk rather than into memory.
+    """
+
+    def __init__(self, state: EmulatorState) -> None:
+        folder = state.data_dir / "compute-uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._handle = tempfile.NamedTemporaryFile(dir=folder, delete=False)  # noqa: SIM115 - closed in finish()
+        self._digest = hashlib.blake2b(digest_size=8)
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        """Add a chunk of the upload.
+
+        :param chunk: the next bytes.
+        """
+        self._digest.update(chunk)
+        self._handle.write(chunk)
+        self.size += len(chunk)
+
+    def finish(self, kind: str) -> tuple[str, float]:
+        """Return ``(content key, duration)`` and delete the temporary file.
+
+        :param kind: ``video``, ``audio`` or ``image`` (images have no duration).
+        """
+        self._handle.close()
+        path = Path(self._handle.name)
+        try:
+            duration = 0.0 if kind == "image" else (mp4_duration(path) or _uploaded_duration(self.size))
+        finally:
+            path.unlink(missing_ok=True)
+        return "bytes:" + self._digest.hexdigest(), round(duration, 3)
+
+
 def resolve_source(
     state: EmulatorState,
     source: Any,
@@ -149,9 +190,10 @@ def resolve_source(
             failure=failure_marker(value),
         )
     if which == b64_key:
-        data = _decode_base64(value, f"{field_name}.{which}", shape)
-        key = "b64:" + synth.seed_of(data).to_bytes(8, "big").hex()
-        return SourceMedia(key=key, duration=0.0 if kind == "image" else _uploaded_duration(len(data)))
+        sink = _ByteSink(state)
+        sink.write(_decode_base64(value, f"{field_name}.{which}", shape))
+        key, duration = sink.finish(kind)
+        return SourceMedia(key=key, duration=duration)
     media = state.resolve_media(value)
     if media is None or media.kind != "asset":
         raise APIError(
@@ -962,15 +1004,13 @@ def _form_number(raw: str | None, name: str) -> float | None:
     return value
 
 
-async def _file_media(upload: Any, kind: str) -> SourceMedia:
-    data = await upload.read()
+async def _file_media(state: EmulatorState, upload: Any, kind: str) -> SourceMedia:
+    sink = _ByteSink(state)
+    while chunk := await upload.read(1024 * 1024):
+        sink.write(chunk)
+    key, duration = sink.finish(kind)
     name = upload.filename or f"upload.{'jpg' if kind == 'image' else 'mp4'}"
-    return SourceMedia(
-        key="file:" + synth.seed_of(data).to_bytes(8, "big").hex(),
-        duration=0.0 if kind == "image" else _uploaded_duration(len(data)),
-        input_filename=name,
-        failure=failure_marker(name),
-    )
+    return SourceMedia(key=key, duration=duration, input_filename=name, failure=failure_marker(name))
 
 
 def _url_media(url: str, name: str, kind: str) -> SourceMedia:
@@ -994,6 +1034,7 @@ def _v1_meta(media: SourceMedia) -> dict[str, str]:
 
 async def create_embeddings_v1(request: Request) -> Response:
     """``POST /embed``: v1 text, image and audio embeddings (multipart form)."""
+    state: EmulatorState = request.app.state.emulator
     form = await parse_form(request)
     model = _v1_model(form.get("model_name"))
     truncate = form.get("text_truncate")
@@ -1011,7 +1052,7 @@ async def create_embeddings_v1(request: Request) -> Response:
     if form.get("image_url"):
         image = _url_media(form.get("image_url") or "", "image_url", "image")
     elif "image_file" in form.files:
-        image = await _file_media(form.files["image_file"], "image")
+        image = await _file_media(state, form.files["image_file"], "image")
     if image is not None:
         if image.failure:
             raise bad_request(f"The image could not be processed: {_FAILED_MESSAGE}.")
@@ -1023,7 +1064,7 @@ async def create_embeddings_v1(request: Request) -> Response:
     if form.get("audio_url"):
         audio = _url_media(form.get("audio_url") or "", "audio_url", "audio")
     elif "audio_file" in form.files:
-        audio = await _file_media(form.files["audio_file"], "audio")
+        audio = await _file_media(state, form.files["audio_file"], "audio")
     if audio is not None:
         if audio.failure:
             raise bad_request(f"The audio could not be processed: {_FAILED_MESSAGE}.")
@@ -1084,7 +1125,7 @@ async def create_embedding_task_v1(request: Request) -> Response:
     if form.get("video_url"):
         media = _url_media(form.get("video_url") or "", "video_url", "video")
     elif "video_file" in form.files:
-        media = await _file_media(form.files["video_file"], "video")
+        media = await _file_media(state, form.files["video_file"], "video")
     else:
         raise bad_request("Provide either video_url or video_file.", "parameter_not_provided")
     clip = _form_number(form.get("video_clip_length"), "video_clip_length")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_twelvelabs.exceptions import (
-    NOT_FOUND_CODES,
     TwelveLabsEndpointGoneError,
     TwelveLabsError,
     TwelveLabsNotFoundError,
@@ -35,6 +34,8 @@ __all__ = [
     "TwelveLabsAnalyzeOperator",
     "TwelveLabsGistOperator",
     "TwelveLabsSummarizeOperator",
+    "gist_fallback_request",
+    "summarize_fallback_request",
 ]
 
 SUMMARIZE_TYPES = ("summary", "chapter", "highlight")
@@ -326,7 +327,7 @@ def _is_gone(exc: Exception) -> bool:
     """
     if isinstance(exc, TwelveLabsEndpointGoneError):
         return True
-    return isinstance(exc, TwelveLabsNotFoundError) and exc.code not in NOT_FOUND_CODES and not exc.code
+    return isinstance(exc, TwelveLabsNotFoundError) and not exc.code
 
 
 # --------------------------------------------------------------------------- result shaping

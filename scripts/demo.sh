@@ -98,14 +98,7 @@ STARTED=$SECONDS
 set +e
 # Show the steps as they happen: the operators' own messages and the deferrals, without the noise.
 airflow dags test twelvelabs_index_archive -c "$CONF" 2>&1 | tee "$DEMO_DIR/dags-test.log" |
-    grep --line-buffered -E "Created TwelveLabs|Reusing|Uploading|Uploaded|Indexing asset|Indexed asset|Pausing task as DEFERRED|: success|Marking run|ERROR|error" |
-    sed -u -E \
-        -e 's/^[^ ]+ \[[a-z ]+\] //' \
-        -e 's/^Pausing task as DEFERRED\..*task_id=([A-Za-z0-9_]+).*$/task \1 deferred: its worker slot is free while TwelveLabs works/' \
-        -e 's/^(TwelveLabs [a-z_ ]+ [0-9a-f]+: success).*$/  \1 (trigger fired)/' \
-        -e 's/^Marking run <DagRun ([^ ]+) .*> (successful|failed).*$/DAG run of \1 \2/' \
-        -e 's/ +\[[A-Za-z0-9_.]+\] .*$//' \
-        -e 's/^/    /'
+    python -u "$ROOT/scripts/demo_report.py" progress
 STATUS=${PIPESTATUS[0]}
 set -e
 if [ "$STATUS" -ne 0 ] || ! grep -q "DagRun Finished: .*state=success" "$DEMO_DIR/dags-test.log"; then
@@ -114,4 +107,4 @@ if [ "$STATUS" -ne 0 ] || ! grep -q "DagRun Finished: .*state=success" "$DEMO_DI
 fi
 echo "==> the DAG run succeeded in $((SECONDS - STARTED)) s; what index '$INDEX_NAME' holds now:"
 echo
-INDEX_NAME="$INDEX_NAME" python "$ROOT/scripts/demo_report.py"
+INDEX_NAME="$INDEX_NAME" python "$ROOT/scripts/demo_report.py" table

@@ -1,19 +1,53 @@
-"""Print what a TwelveLabs index holds, as a small table (the last step of scripts/demo.sh).
+"""Helpers of scripts/demo.sh, in Python so that the demo needs no GNU-specific shell tools.
 
-Reads the ``twelvelabs_default`` connection (``AIRFLOW_CONN_TWELVELABS_DEFAULT``) and the index
-name from ``INDEX_NAME``; works the same against the emulator and the real API.
+``demo_report.py progress`` reads the output of ``airflow dags test`` on stdin and prints the
+steps worth seeing (created, uploaded, deferred, trigger fired, ready) as they happen.
+
+``demo_report.py table`` prints what the index ``$INDEX_NAME`` holds, as a small table. It reads
+the ``twelvelabs_default`` connection (``AIRFLOW_CONN_TWELVELABS_DEFAULT``), so it works the same
+against the emulator and the real API.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from typing import TextIO
 
-from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+#: Messages of the operators and the trigger worth showing, and how to show them.
+_STEPS = (
+    (re.compile(r"Pausing task as DEFERRED.*?task_id=(\w+)"), "task {0} deferred: its worker slot is free"),
+    (re.compile(r"(TwelveLabs [a-z_ ]+ \w+): success"), "  {0}: ready (the trigger fired)"),
+    (re.compile(r"Marking run <DagRun (\S+) .*> (successful|failed)"), "DAG run of {0} {1}"),
+    (
+        re.compile(
+            r"\] ((?:Created TwelveLabs|Reusing|Uploading|Uploaded|Indexing asset|Indexed asset)[^\[]*?)\s+\["
+        ),
+        "{0}",
+    ),
+    (re.compile(r"\[error\s*\] (.*?)\s+\["), "error: {0}"),
+)
 
 
-def main() -> int:
+def progress(lines: TextIO, out: TextIO) -> None:
+    """Print the interesting steps of an ``airflow dags test`` log as they arrive.
+
+    :param lines: the log, line by line.
+    :param out: where the steps go.
+    """
+    for line in lines:
+        for pattern, template in _STEPS:
+            match = pattern.search(line)
+            if match:
+                print("    " + template.format(*match.groups())[:200], file=out, flush=True)
+                break
+
+
+def table() -> int:
     """Print one row per indexed asset of the index ``$INDEX_NAME``; return the exit status."""
+    from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+
     name = os.environ.get("INDEX_NAME", "demo")
     with TwelveLabsHook() as hook:
         matches = [index for index in hook.list_indexes(index_name=name) if index.index_name == name]
@@ -43,5 +77,19 @@ def main() -> int:
     return 0 if rows else 1
 
 
+def main(argv: list[str]) -> int:
+    """Run the ``progress`` or the ``table`` command.
+
+    :param argv: the command-line arguments.
+    """
+    if argv == ["progress"]:
+        progress(sys.stdin, sys.stdout)
+        return 0
+    if argv == ["table"]:
+        return table()
+    print("usage: demo_report.py progress|table", file=sys.stderr)
+    return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -805,3 +805,16 @@ def test_uploaded_mp4_bytes_get_their_real_duration(client: httpx.Client) -> Non
     (whole,) = [s for s in result["video_embedding"]["segments"] if s["embedding_scope"] == "video"]
     # Same bytes, same content: a v1 file upload and a v2 base64 string embed identically.
     assert whole["float"] == by_b64["data"][0]["embedding"]
+
+
+def test_results_never_leak_between_emulator_instances() -> None:
+    # Ids are deterministic per seed, so both instances create a task with the same id.
+    seen = []
+    for url in ("https://x.test/first.mp4?duration=12", "https://x.test/second.mp4?duration=12"):
+        with serve_emulator() as running, api_client(running) as c:
+            task_id = check(create_task(c, url, embedding_scope=["asset"]), 202)["_id"]
+            body = poll_task(c, task_id)
+            seen.append((task_id, body["data"][0]["embedding"], body["metadata"]["input_url"]))
+    assert seen[0][0] == seen[1][0]
+    assert seen[0][1] != seen[1][1]
+    assert seen[1][2].startswith("https://x.test/second.mp4")

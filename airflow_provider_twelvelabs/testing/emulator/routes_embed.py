@@ -19,7 +19,6 @@ import json
 import math
 import posixpath
 import tempfile
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -796,6 +795,7 @@ class EmbedTask:
     created_at: datetime
     lifecycle: Lifecycle
     version: str = "v2"
+    rendered: str | None = field(default=None, repr=False)
 
     def timestamps(self) -> dict[str, str | None]:
         """Return ``created_at``/``updated_at`` as RFC 3339 strings."""
@@ -948,28 +948,27 @@ async def retrieve_embedding_task(request: Request) -> Response:
             tail["usage"] = usage
     if status == "failed":
         tail["error"] = {"message": "The embedding task could not complete processing: " + _FAILED_MESSAGE}
-    data = _cached_data(state, task) if status == "ready" else "null"
+    data = _cached_data(task) if status == "ready" else "null"
     head_json = json.dumps(head)[:-1]
     tail_json = json.dumps(tail)[1:]
     return _raw_json(f'{head_json},"data":{data},{tail_json}')
 
 
 # Rendered results of the most recently fetched ready tasks: pollers often fetch a ready task twice
-# (status check, then results), and a 4-hour video renders to ~35 MB of JSON.
-_DATA_CACHE: OrderedDict[tuple[int, str], str] = OrderedDict()
-_DATA_CACHE_SIZE = 2
+# (status check, then results), and a 4-hour video renders to ~35 MB of JSON. The render lives on
+# the task object itself (ids repeat across emulator instances with the same seed, so a cache keyed
+# by id could serve another instance's result); this list only bounds how many tasks keep one.
+_RENDERED: list[EmbedTask] = []
+_RENDERED_MAX = 2
 
 
-def _cached_data(state: EmulatorState, task: EmbedTask) -> str:
-    key = (id(state), task.id)
-    cached = _DATA_CACHE.get(key)
-    if cached is None:
-        cached = _DATA_CACHE[key] = task.job.data_json()
-        while len(_DATA_CACHE) > _DATA_CACHE_SIZE:
-            _DATA_CACHE.popitem(last=False)
-    else:
-        _DATA_CACHE.move_to_end(key)
-    return cached
+def _cached_data(task: EmbedTask) -> str:
+    if task.rendered is None:
+        task.rendered = task.job.data_json()
+        _RENDERED.append(task)
+        while len(_RENDERED) > _RENDERED_MAX:
+            _RENDERED.pop(0).rendered = None
+    return task.rendered
 
 
 async def list_embedding_tasks(request: Request) -> Response:

@@ -49,9 +49,12 @@ __all__ = ["RateBudget", "ResourcePoller", "Waiter", "get_poller"]
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-#: In list mode each resource is still fetched on its own this often, in case it vanished (deleted
-#: resources never show up in a list of finished ones) or the list missed it.
+#: In list mode each resource is still fetched on its own now and then, in case it does not exist
+#: or vanished (such resources never show up in a list of finished ones) or the list missed it:
+#: every 2 s times the number of waiting resources (so these checks stay under 30 calls a minute),
+#: at least the poll policy's longest interval and at most this.
 SAFETY_CHECK_SECONDS = 600.0
+SAFETY_CHECK_SECONDS_PER_RESOURCE = 2.0
 #: Items updated up to this long before the previous pass's newest item are read again, against
 #: clock skew and replication lag between the API's nodes.
 WATERMARK_OVERLAP_SECONDS = 10.0
@@ -341,6 +344,17 @@ class ResourcePoller:
             if registry is not None and registry.pollers.get(self.key) is self and not self.entries:
                 del registry.pollers[self.key]
 
+    def _safety_delay(self, entry: _Entry) -> float:
+        """How long until a list-mode resource is fetched on its own again."""
+        spread = SAFETY_CHECK_SECONDS_PER_RESOURCE * len(self.entries)
+        return min(SAFETY_CHECK_SECONDS, max(entry.policy.max_interval, spread))
+
+    def _cover(self, entry: _Entry) -> None:
+        """Note that a list pass accounted for ``entry``; schedule its first safety check."""
+        entry.covered = True
+        if entry.next_check == math.inf:
+            entry.next_check = time.monotonic() + self._safety_delay(entry)
+
     def _list_delay(self) -> float:
         """How long until the next list pass.
 
@@ -449,7 +463,7 @@ class ResourcePoller:
             return
         entry.attempts += 1
         if self._list_enabled:
-            entry.next_check = time.monotonic() + SAFETY_CHECK_SECONDS
+            entry.next_check = time.monotonic() + self._safety_delay(entry)
         else:
             entry.next_check = time.monotonic() + entry.policy.delay(entry.attempts)
 
@@ -512,7 +526,7 @@ class ResourcePoller:
                     seen.add(entry.resource_id)
                     found_final |= self._on_listed(entry, item)
             for entry in entries:
-                entry.covered = True
+                self._cover(entry)
                 if entry.resource_id not in seen and entry.resource_id in self.entries:
                     # Not in the list: maybe deleted or not visible yet; ask for it directly.
                     entry.next_check = min(entry.next_check, time.monotonic())
@@ -584,7 +598,7 @@ class ResourcePoller:
                     break
             page_no += 1
         for entry in uncovered:
-            entry.covered = True
+            self._cover(entry)
         self._watermark = new_mark if new_mark is not None else time.time()
         self._quiet_passes = 0 if found_final or uncovered else self._quiet_passes + 1
 

@@ -35,6 +35,8 @@ PAGE_TTL = timedelta(hours=1)
 _OPTIONS = ("visual", "audio", "transcription")
 _NUMERIC_FILTERS = ("duration", "width", "height", "size", "fps")
 _MAX_PAGE_LIMIT = 50
+# Result sets kept at once; a long benchmark of searches must not grow the emulator without bound.
+_MAX_RESULT_SETS = 1000
 
 
 @dataclass
@@ -204,7 +206,9 @@ async def _query_key(form: Form, options: list[str], transcription: list[str]) -
         media_key = "urls:" + "|".join(urls)
     elif upload is not None:
         media_key = "file:" + str(synth.seed_of(await upload.read()))
-    return "|".join([text or "", media_key, ",".join(sorted(options)), ",".join(sorted(transcription))])
+    # transcription_options only matter when transcription is searched.
+    modes = ",".join(sorted(transcription)) if "transcription" in options else ""
+    return "|".join([text or "", media_key, ",".join(sorted(options)), modes])
 
 
 async def search(request: Request) -> Response:
@@ -280,13 +284,24 @@ async def search(request: Request) -> Response:
         grouped=group_by == "video",
         tokens=[f"{search_id}-{i}" for i in range(len(pages))],
     )
-    state.collection(SEARCH_RESULTS)[search_id] = result_set
+    _store(state, result_set)
     return json_response(result_set.render(0, include, with_prev=False))
 
 
 def _duration(state: EmulatorState, record: IndexedAsset) -> float:
     asset = state.get_asset(record.asset_id)
     return float(asset.duration or 0.0) if asset is not None else 0.0
+
+
+def _store(state: EmulatorState, result_set: SearchResultSet) -> None:
+    """Keep a result set for its page tokens, dropping expired ones and bounding the total."""
+    stored = state.collection(SEARCH_RESULTS)
+    now = state.now()
+    for key in [k for k, v in stored.items() if isinstance(v, SearchResultSet) and v.expires_at <= now]:
+        del stored[key]
+    stored[result_set.search_id] = result_set
+    while len(stored) > _MAX_RESULT_SETS:
+        del stored[next(iter(stored))]  # oldest first: dicts keep insertion order
 
 
 def _page_limit(raw: str | None) -> int:

@@ -229,7 +229,7 @@ def dynamic_segments(start: float, end: float, min_duration_sec: float, *key: ob
 _SUBJECTS = [
     "a presenter",
     "a small crowd",
-    "two hikers",
+    "a hiker",
     "a chef",
     "a cyclist",
     "a reporter",

@@ -309,6 +309,8 @@ async def analyze(request: Request) -> Response:
         raise bad_request("The prompt and prompt_v2 parameters are mutually exclusive.")
     if "image" in body and "prompt_v2" in body:
         raise bad_request("The image and prompt_v2 parameters are mutually exclusive.")
+    # Reference images of prompt_v2 change the content; they seed it alongside the media.
+    reference_keys: list[str] = []
     if "prompt" in body:
         prompt = _prompt(body["prompt"], "prompt")
     elif "prompt_v2" in body:
@@ -323,7 +325,7 @@ async def analyze(request: Request) -> Response:
             if not isinstance(item, dict):
                 raise bad_request(f"prompt_v2.media_sources[{i}] must be an object.")
             source = {k: v for k, v in item.items() if k in ("url", "asset_id", "base64_string")}
-            prompt += "|" + resolve_source(state, source, f"prompt_v2.media_sources[{i}]", "image").key
+            reference_keys.append(resolve_source(state, source, f"prompt_v2.media_sources[{i}]", "image").key)
     else:
         raise bad_request("The prompt parameter is required.", "parameter_not_provided")
     temperature = _temperature(body)
@@ -340,7 +342,8 @@ async def analyze(request: Request) -> Response:
                 "video_duration_too_long",
             )
         duration = _analysis_window(body, duration)
-    generation = _generate(state, media.key, duration, prompt, schema, max_tokens, temperature)
+    seed_key = "|".join([media.key, *reference_keys])
+    generation = _generate(state, seed_key, duration, prompt, schema, max_tokens, temperature)
     usage = {"output_tokens": generation.output_tokens, "input_tokens": generation.input_tokens}
     if not stream:
         payload: dict[str, Any] = {

@@ -376,7 +376,7 @@ class EmbedJob:
 
 
 def _num(value: float) -> str:
-    # Whole seconds render as integers-with-.0 for a stable, compact wire form.
+    # repr() is the shortest form that round-trips (6.0, 4.25): what json.dumps writes for a float.
     return repr(float(value))
 
 
@@ -499,7 +499,9 @@ def _media_job(
         raise _missing(input_type, _NESTED)
     if not isinstance(raw, dict):
         raise _invalid(f"{where} must be an object.", where, raw, _NESTED)
-    _check_keys(raw, _MEDIA_KEYS, f"{where}.")
+    # time_based_metadata (3.5 async, with fused embeddings) is accepted; it does not change vectors here.
+    allowed = _MEDIA_KEYS | ({"time_based_metadata"} if is_async and model == "marengo3.5" else set())
+    _check_keys(raw, allowed, f"{where}.")
     if raw.get("media_source") is None:
         raise _missing(f"{where}.media_source", _NESTED)
     media = resolve_source(state, raw["media_source"], f"{where}.media_source", input_type, shape=_NESTED)

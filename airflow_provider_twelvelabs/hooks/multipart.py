@@ -30,7 +30,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -68,6 +68,8 @@ MAX_BATCH = 50
 #: Session statuses after which the session can no longer take chunks.
 _DEAD_SESSION = frozenset({"failed", "expired"})
 _MIB = 1024 * 1024
+#: Size of the pieces a local chunk is read and sent in.
+_PIECE = _MIB
 #: Keyword arguments of :meth:`MultipartUploader.upload` (the others configure the uploader).
 UPLOAD_ARGUMENTS = ("file_type", "enable_hls", "enable_thumbnail", "user_metadata", "resume", "on_session")
 
@@ -84,6 +86,10 @@ class UploadSource(Protocol):
 
     def read(self, offset: int, length: int) -> bytes:
         """Return ``length`` bytes from ``offset`` (fewer only at the end of the file)."""
+        ...
+
+    def pieces(self, offset: int, length: int) -> Iterator[bytes]:
+        """Yield the ``length`` bytes from ``offset`` in pieces, reading each only when it is sent."""
         ...
 
     def close(self) -> None:
@@ -119,6 +125,17 @@ class _LocalSource:
             got += len(more)
         return b"".join(parts)
 
+    def pieces(self, offset: int, length: int) -> Iterator[bytes]:
+        # Reading a local file is cheap, so a chunk is streamed in pieces: memory per PUT in flight
+        # stays at one piece instead of one chunk.
+        end = offset + length
+        while offset < end:
+            piece = os.pread(self._fd, min(_PIECE, end - offset), offset)
+            if not piece:
+                raise _SourceError(f"{self.description} is shorter than when the upload started")
+            offset += len(piece)
+            yield piece
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._fd)
@@ -142,6 +159,13 @@ class _FsspecSource:
         end = min(self.size, offset + length)
         data = self.fs.cat_file(self.path, start=offset, end=end)
         return bytes(data)
+
+    def pieces(self, offset: int, length: int) -> Iterator[bytes]:
+        # One ranged request per chunk: remote reads are costly per request, not per byte.
+        data = self.read(offset, length)
+        if len(data) != length:
+            raise _SourceError(f"{self.description} is shorter than when the upload started")
+        yield data
 
     def close(self) -> None:
         """Nothing to release: every read is its own request."""
@@ -734,19 +758,16 @@ class _Run:
             raise TwelveLabsUploadError("upload aborted")
         expected = self.checkpoint.chunk_length(index)
         offset = (index - 1) * self.checkpoint.chunk_size
+        # The length is announced, so the pieces go out as one plain body (no chunked encoding).
+        headers = {**self.checkpoint.upload_headers, "Content-Length": str(expected)}
+        pieces = self.source.pieces(offset, expected)
         try:
-            data = self.source.read(offset, expected)
+            etag = self.hook.put_chunk(url, pieces, headers=headers, client=http)
         except OSError as exc:
             raise _SourceError(
                 f"Reading chunk {index} from {self.source.description} failed: {exc}"
             ) from None
-        if len(data) != expected:
-            raise _SourceError(
-                f"{self.source.description} changed while uploading: chunk {index} has {len(data)} bytes, "
-                f"expected {expected}"
-            )
-        etag = self.hook.put_chunk(url, data, headers=self.checkpoint.upload_headers, client=http)
-        return etag, len(data)
+        return etag, expected
 
     def _settle(self, future: Future[tuple[str, int]], index: int, waiting: list[tuple[float, int]]) -> None:
         try:

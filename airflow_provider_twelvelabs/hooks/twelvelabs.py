@@ -9,7 +9,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
@@ -755,7 +755,7 @@ class TwelveLabsHook(BaseHook):
     def put_chunk(
         self,
         url: str,
-        data: bytes,
+        data: bytes | Iterable[bytes],
         *,
         headers: Mapping[str, str] | None = None,
         client: httpx.Client | None = None,
@@ -767,7 +767,8 @@ class TwelveLabsHook(BaseHook):
         single use, so the caller retries with a fresh one.
 
         :param url: the presigned URL.
-        :param data: the chunk's bytes.
+        :param data: the chunk's bytes, or its pieces (streamed without holding the whole chunk; then
+            ``headers`` must give its ``Content-Length``, as presigned URLs refuse chunked encoding).
         :param headers: the session's ``upload_headers``.
         :param client: an httpx client to send with (one without the API key); a fresh one if not.
         """

@@ -6,8 +6,8 @@ manifest; without ``output_path`` the vectors go to XCom only while they stay un
 The results of an asynchronous task are read from the API as a stream and written row by row, so
 a four-hour video does not need several copies of its vectors in memory.
 
-The asynchronous operators are safe to retry: the remote task id is remembered (Airflow's task
-state store, and XCom), and a retry resumes that task unless it failed.
+The asynchronous operators are safe to retry: the remote task id is remembered in Airflow's task
+state store, and a retry resumes that task unless it failed.
 """
 
 from __future__ import annotations
@@ -299,9 +299,10 @@ class _EmbeddingOperatorMixin(TwelveLabsBaseOperator):
             raise ValueError(
                 f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.output_format!r}"
             )
-        if self.output_path is not None and (
-            not isinstance(self.output_path, str) or not self.output_path.strip()
-        ):
+        if isinstance(self.output_path, str) and not self.output_path.strip():
+            # A template that renders empty means "no file": the embeddings go to XCom.
+            self.output_path = None
+        if self.output_path is not None and not isinstance(self.output_path, str):
             raise ValueError(
                 f"output_path must be a local path or an object-storage URI, got {self.output_path!r}"
             )
@@ -791,30 +792,22 @@ class TwelveLabsEmbedOperator(_EmbedV2Mixin):
 
 
 class _RemoteTaskMixin(_EmbeddingOperatorMixin):
-    """Remembers the remote task id across Airflow retries (task state store, then XCom)."""
+    """Remembers the remote task id across Airflow retries, in Airflow's task state store."""
 
     task_kind = ""
 
     def _remembered_id(self, context: Context) -> str | None:
-        key = f"{self.task_kind}_id"
+        # XCom is cleared when a new try starts, so the id lives in the task state store
+        # (Airflow 3.3+), which outlives a try and is cleared when the task succeeds.
         store = context.get("task_state_store") if isinstance(context, Mapping) else None
-        if store is not None:
-            try:
-                value = store.get(key)
-            except Exception:
-                self.log.warning("Could not read the task state store; a retry may create a new task")
-                value = None
-            if isinstance(value, str) and value:
-                return value
-        ti = context.get("ti") if isinstance(context, Mapping) else None
-        if ti is not None:
-            try:
-                value = ti.xcom_pull(task_ids=self.task_id, key=key)
-            except Exception:
-                value = None
-            if isinstance(value, str) and value:
-                return value
-        return None
+        if store is None:
+            return None
+        try:
+            value = store.get(f"{self.task_kind}_id")
+        except Exception:
+            self.log.warning("Could not read the task state store; a retry may create a new task")
+            return None
+        return value if isinstance(value, str) and value else None
 
     def _remember(self, context: Context, remote_id: str) -> None:
         store = context.get("task_state_store") if isinstance(context, Mapping) else None

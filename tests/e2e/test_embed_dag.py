@@ -1,8 +1,8 @@
-"""End to end: ``airflow dags test`` runs the embeddings example DAG against the emulator.
+"""End to end: ``airflow dags test`` runs embedding DAGs against the emulator.
 
 Real Airflow (a throwaway AIRFLOW_HOME with SQLite) in a subprocess; the emulator is served on
-127.0.0.1 by this test. The two embedding tasks defer, ``dags test`` runs their trigger in line,
-and they resume to stream the vectors to files that must hold exactly what TwelveLabs returned.
+127.0.0.1 by the test. The embedding tasks defer, ``dags test`` runs their trigger in line, and
+they resume to stream the vectors to files that must hold exactly what TwelveLabs returned.
 """
 
 from __future__ import annotations
@@ -25,12 +25,42 @@ from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator,
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-DAG_FILE = ROOT / "example_dags" / "twelvelabs_embeddings.py"
+DAG_FILES = (
+    ROOT / "example_dags" / "twelvelabs_embeddings.py",
+    Path(__file__).resolve().parent / "dags" / "twelvelabs_embed_retry.py",
+)
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An Airflow home with a migrated SQLite database and the DAGs under test, shared by the module."""
+    home = tmp_path_factory.mktemp("airflow")
+    dags = home / "dags"
+    dags.mkdir()
+    for dag_file in DAG_FILES:
+        shutil.copy(dag_file, dags / dag_file.name)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.1",
+    }
+    migrated = airflow(env, "db", "migrate")
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    return env
 
 
 @pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
+def emulator(airflow_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
     with serve_emulator() as running:
+        connection = json.dumps(
+            {"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}
+        )
+        airflow_env["AIRFLOW_CONN_TWELVELABS_DEFAULT"] = connection
+        monkeypatch.setenv("AIRFLOW_CONN_TWELVELABS_DEFAULT", connection)
         yield running
 
 
@@ -40,43 +70,33 @@ def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def dags_test(env: dict[str, str], dag_id: str, conf: dict[str, Any]) -> str:
+    run = airflow(env, "dags", "test", dag_id, "-c", json.dumps(conf))
+    logs = run.stdout + run.stderr
+    assert run.returncode == 0, logs[-5000:]
+    assert "state=success" in logs, logs[-5000:]
+    return logs
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_example_dag_defers_and_writes_the_emulator_vectors(emulator, tmp_path, monkeypatch):
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
-    connection = json.dumps(
-        {"conn_type": "twelvelabs", "password": emulator.api_key, "host": emulator.base_url}
-    )
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT": connection,
-        "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.1",
-    }
-    migrated = airflow(env, "db", "migrate")
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
+def posts(emulator: RunningEmulator) -> list[str]:
+    log = httpx.get(f"{emulator.url}/_emulator/requests").json()["data"]
+    return sorted(e["path"] for e in log if e["method"] == "POST")
 
+
+def test_example_dag_defers_and_writes_the_emulator_vectors(airflow_env, emulator, tmp_path):
     out_dir = tmp_path / "out"
     conf = {"video_url": "https://media.test/keynote.mp4?duration=480", "output_dir": str(out_dir)}
-    run = airflow(env, "dags", "test", "twelvelabs_embeddings", "-c", json.dumps(conf))
-    logs = run.stdout + run.stderr
-    assert run.returncode == 0, logs[-5000:]
-    assert "state=success" in logs and "run_type=manual" in logs
+    logs = dags_test(airflow_env, "twelvelabs_embeddings", conf)
     assert logs.count("Pausing task as DEFERRED") == 2
     assert emulator.api_key not in logs
 
     (v2_file,) = out_dir.glob("*/video_v2.jsonl")
     (v1_file,) = out_dir.glob("*/video_v1.jsonl")
     v2_rows, v1_rows = read_jsonl(v2_file), read_jsonl(v1_file)
-    monkeypatch.setenv("AIRFLOW_CONN_TWELVELABS_DEFAULT", connection)
     with TwelveLabsHook() as hook:
         (v2_task,) = {row["task_id"] for row in v2_rows}
         expected = hook.get_embedding_task(v2_task).data or []
@@ -88,6 +108,18 @@ def test_example_dag_defers_and_writes_the_emulator_vectors(emulator, tmp_path, 
         assert [(r["start_sec"], r["embedding"]) for r in v1_rows] == [
             (s.start_offset_sec, s.float_) for s in segments
         ]
-    log = httpx.get(f"{emulator.url}/_emulator/requests").json()["data"]
-    creates = [e["path"] for e in log if e["method"] == "POST"]
-    assert sorted(creates) == ["/v1.3/embed-v2", "/v1.3/embed-v2/tasks", "/v1.3/embed/tasks"]
+    assert posts(emulator) == ["/v1.3/embed-v2", "/v1.3/embed-v2/tasks", "/v1.3/embed/tasks"]
+
+
+def test_a_retry_reuses_the_embedding_task_of_the_first_try(airflow_env, emulator, tmp_path):
+    output = tmp_path / "retry.jsonl"
+    logs = dags_test(airflow_env, "twelvelabs_embed_retry", {"output": str(output)})
+    assert "up_for_retry" in logs and "exceed the XCom limit" in logs
+    assert "from an earlier try instead of creating a new one" in logs
+    assert posts(emulator) == ["/v1.3/embed-v2/tasks"]
+    rows = read_jsonl(output)
+    with TwelveLabsHook() as hook:
+        (task_id,) = {row["task_id"] for row in rows}
+        assert [r["embedding"] for r in rows] == [
+            d.embedding for d in hook.get_embedding_task(task_id).data or []
+        ]

@@ -31,16 +31,13 @@ ASSET_ID = "6298d673f1090f1100476d4c"
 
 
 class RecordingTI:
-    """The part of a task instance the operators use: XCom pushes and pulls."""
+    """The part of a task instance the operators use: XCom pushes."""
 
     def __init__(self) -> None:
         self.pushed: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
-
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value") -> Any:
-        return None
 
 
 class StateStore:

@@ -179,7 +179,7 @@ def test_video_asset_with_dynamic_segments_fused_and_range_to_parquet(emulator, 
         input_type="video",
         asset_id=asset_id,
         start_sec=1,
-        end_sec=9,
+        end_sec=5,
         segmentation="dynamic",
         segment_duration_sec=2,
         embedding_option=["visual", "audio"],
@@ -197,7 +197,7 @@ def test_video_asset_with_dynamic_segments_fused_and_range_to_parquet(emulator, 
     assert manifest["format"] == "parquet" and manifest["path"] == output.as_uri()
     assert set(manifest["options"]) == {"visual", "audio", "fused"}
     assert {r["asset_id"] for r in table} == {asset_id}
-    assert min(r["start_sec"] for r in table) == 1.0 and max(r["end_sec"] for r in table) == 9.0
+    assert min(r["start_sec"] for r in table) == 1.0 and max(r["end_sec"] for r in table) == 5.0
 
 
 def test_multi_input_with_a_smaller_dimension(emulator, tmp_path):
@@ -341,9 +341,9 @@ def test_v1_task_from_a_file_with_offsets_and_an_option_filter(emulator, hook, t
     manifest = TwelveLabsCreateVideoEmbeddingTaskOperator(
         task_id="v1",
         video_file=str(SAMPLE),
-        video_clip_length=3,
+        video_clip_length=2,
         video_start_offset_sec=0,
-        video_end_offset_sec=9,
+        video_end_offset_sec=6,
         video_embedding_scope=["clip", "video"],
         embedding_option=["visual"],
         output_path=str(output),

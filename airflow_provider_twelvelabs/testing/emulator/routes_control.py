@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -98,18 +97,11 @@ async def config(request: Request) -> Response:
 def _lifecycles_of(state: EmulatorState, ids: list[str]) -> list[Lifecycle]:
     found: list[Lifecycle] = []
     for resource_id in ids:
-        record: Any = (
-            state.assets.get(resource_id)
-            or state.indexed_assets.get(resource_id)
-            or state.tasks.get(resource_id)
-            or next((c[resource_id] for c in state._collections.values() if resource_id in c), None)
-        )
-        if record is None:
+        if not state.has_resource(resource_id):
             raise not_found(resource_id, "emulator resources")
-        candidate = record.get("lifecycle") if isinstance(record, dict) else record
-        candidate = getattr(candidate, "lifecycle", candidate)
-        if isinstance(candidate, Lifecycle):
-            found.append(candidate)
+        lifecycle = state.find_lifecycle(resource_id)
+        if lifecycle is not None:
+            found.append(lifecycle)
     return found
 
 

@@ -335,6 +335,12 @@ class Media:
     failure: str | None
 
 
+def _lifecycle_of(record: Any) -> Lifecycle | None:
+    candidate = record.get("lifecycle") if isinstance(record, dict) else record
+    candidate = getattr(candidate, "lifecycle", candidate)
+    return candidate if isinstance(candidate, Lifecycle) else None
+
+
 class EmulatorState:
     """Every resource of the emulator, its id generator, its clock and its random sources.
 
@@ -439,19 +445,40 @@ class EmulatorState:
         Records in collections are found when they are a :class:`Lifecycle`, have a ``lifecycle``
         attribute, or are dicts with a ``"lifecycle"`` key.
         """
-        found: list[Lifecycle] = []
-        for asset in self.assets.values():
-            if asset.lifecycle:
-                found.append(asset.lifecycle)
-        found.extend(ia.lifecycle for ia in self.indexed_assets.values())
-        found.extend(task.lifecycle for task in self.tasks.values())
-        for records in self._collections.values():
-            for record in records.values():
-                candidate = record.get("lifecycle") if isinstance(record, dict) else record
-                candidate = getattr(candidate, "lifecycle", candidate)
-                if isinstance(candidate, Lifecycle) and candidate not in found:
-                    found.append(candidate)
-        return found
+        found: dict[int, Lifecycle] = {}
+        records: list[Any] = [*self.assets.values(), *self.indexed_assets.values(), *self.tasks.values()]
+        for collection in self._collections.values():
+            records.extend(collection.values())
+        for record in records:
+            lifecycle = _lifecycle_of(record)
+            if lifecycle is not None:
+                found.setdefault(id(lifecycle), lifecycle)
+        return list(found.values())
+
+    def find_lifecycle(self, resource_id: str) -> Lifecycle | None:
+        """Return the lifecycle of the resource ``resource_id`` of any kind, or ``None``.
+
+        :param resource_id: an asset, indexed asset, task or collection record id.
+        """
+        stores: tuple[dict[str, Any], ...] = (self.assets, self.indexed_assets, self.tasks)
+        for records in (*stores, *self._collections.values()):
+            if resource_id in records:
+                return _lifecycle_of(records[resource_id])
+        return None
+
+    def has_resource(self, resource_id: str) -> bool:
+        """Return whether any resource (of any kind) has the id ``resource_id``.
+
+        :param resource_id: the id.
+        """
+        stores: tuple[dict[str, Any], ...] = (
+            self.assets,
+            self.indexed_assets,
+            self.tasks,
+            self.uploads,
+            self.indexes,
+        )
+        return any(resource_id in store for store in (*stores, *self._collections.values()))
 
     def reset(self) -> None:
         """Forget every resource and uploaded byte; keep the configuration and the clock."""

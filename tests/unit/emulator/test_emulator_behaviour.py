@@ -11,6 +11,11 @@ from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig, Running
 from tests.unit.emulator.conftest import make_asset, make_index, poll
 
 
+def start_of_a_fresh_window(emulator: RunningEmulator) -> None:
+    """Move the emulator's clock to the start of a rate-limit minute, so a test never spans two windows."""
+    emulator.state.advance_clock(60 - emulator.state.now().timestamp() % 60 + 0.01)
+
+
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}, {"X-Api-Key": ""}])
 def test_every_api_route_needs_the_api_key(emulator: RunningEmulator, headers: dict[str, str]) -> None:
     for method, path in [("GET", "/assets"), ("POST", "/indexes"), ("GET", "/tasks/x"), ("POST", "/search")]:
@@ -35,7 +40,8 @@ def test_unknown_api_path_is_a_json_404(api: httpx.Client) -> None:
     assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 
-def test_rate_limit_headers_on_every_api_response(api: httpx.Client) -> None:
+def test_rate_limit_headers_on_every_api_response(api: httpx.Client, emulator: RunningEmulator) -> None:
+    start_of_a_fresh_window(emulator)
     first = api.get("/assets")
     second = api.get("/indexes")
     for response in (first, second):
@@ -71,7 +77,10 @@ def test_rate_limit_budget_answers_429_with_retry_after_per_bucket(
 
 
 @pytest.mark.parametrize("emulator_config", [EmulatorConfig(rate_limits={"indexing": 1})])
-def test_indexing_bucket_is_shared_by_tasks_and_indexed_assets(api: httpx.Client) -> None:
+def test_indexing_bucket_is_shared_by_tasks_and_indexed_assets(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    start_of_a_fresh_window(emulator)
     index_id = make_index(api)
     api.post("/tasks", data={"index_id": index_id, "video_url": "https://a/b.mp4"})
     limited = api.post(f"/indexes/{index_id}/indexed-assets", json={"asset_id": "x"})

@@ -50,8 +50,10 @@ def library(client: httpx.Client, emulator: RunningEmulator) -> Library:
         metadata = {"category": "sports" if i % 2 else "news", "episode": i, "reviewed": i < 4}
         video_id = indexed_video(client, index_id, f"https://media.example.com/ep{i}.mp4", metadata)
         videos[video_id] = metadata
-        asset_id = emulator.state.get_indexed_asset(video_id).asset_id  # type: ignore[union-attr]
-        durations[video_id] = emulator.state.get_asset(asset_id).duration  # type: ignore[union-attr]
+        record = emulator.state.get_indexed_asset(video_id)
+        asset = emulator.state.get_asset(record.asset_id) if record else None
+        assert asset is not None and asset.duration is not None
+        durations[video_id] = asset.duration
     return Library(index_id, videos, durations)
 
 

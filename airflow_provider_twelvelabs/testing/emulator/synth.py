@@ -525,8 +525,8 @@ def search_clips(
 ) -> list[SearchClip]:
     """Return the clips matching a query, sorted by rank.
 
-    Each video gets 0-6 matching clips depending on the query; `and` keeps the clips that every
-    option matches, so it returns no more clips than `or`.
+    Each video offers 1-6 candidate clips depending on the query; `or` keeps them all, `and` only
+    those every option matches, so it never returns more clips than `or`.
 
     :param videos: `(video_id, duration)` of each searchable video.
     :param query_key: a string identifying the query (text, media digest...).
@@ -538,16 +538,20 @@ def search_clips(
         if duration <= 0:
             continue
         rng = rng_for("search", query_key, video_id)
-        candidates = rng.randint(0, 6)
+        # Marengo 3.0 ranks rather than thresholds, so every video offers a few candidate clips;
+        # each clip matches every option with probability 0.7 and at least one option always.
+        candidates = rng.randint(1, 6)
         for _ in range(candidates):
             length = min(duration, 2.0 + rng.random() * 12.0)
             start = round(rng.random() * max(duration - length, 0.0), 2)
             end = round(min(duration, start + length), 2)
-            matched = [o for o in options if rng.random() < 0.7]
+            matched = [o for o in options if rng.random() < 0.7] or list(options[:1])
             keep = len(matched) == len(options) if operator == "and" else bool(matched)
+            # Draw everything before deciding, so both operators see the same candidate clips.
             score = rng.random()
+            words = _sentence(rng)
             if keep and end > start:
-                scored.append((score, video_id, start, end, _sentence(rng)))
+                scored.append((score, video_id, start, end, words))
     scored.sort(key=lambda t: (-t[0], t[1], t[2]))
     return [
         SearchClip(video_id=v, start=s, end=e, rank=i + 1, transcription=tr)

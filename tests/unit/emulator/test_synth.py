@@ -5,6 +5,7 @@ import json
 import math
 import re
 import time
+from typing import Any
 
 import jsonschema
 import pytest
@@ -183,15 +184,18 @@ def test_search_clips_ranked_inside_durations() -> None:
     durations = dict(videos)
     assert all(0 <= c.start < c.end <= durations[c.video_id] for c in clips)
     assert clips == synth.search_clips(videos, "dogs", ["visual", "audio"])
+    # Ranking, not thresholding: with "or" every video offers at least one clip.
+    assert {c.video_id for c in clips} == set(durations)
     anded = synth.search_clips(videos, "dogs", ["visual", "audio"], operator="and")
-    assert len(anded) <= len(clips)
+    assert len(anded) < len(clips)
+    assert {(c.video_id, c.start) for c in anded} <= {(c.video_id, c.start) for c in clips}
 
 
 # --------------------------------------------------------------------------------------------------
 # JSON Schema driven generation
 # --------------------------------------------------------------------------------------------------
 
-SCHEMAS: list[dict] = [
+SCHEMAS: list[dict[str, Any] | bool] = [
     {"type": "object", "properties": {"title": {"type": "string"}, "summary": {"type": "string"}}},
     {
         "type": "object",

@@ -210,3 +210,39 @@ async def test_async_sdk_multipart_upload(
     assert result.asset_url
     assert cli_emulator.control(f"/_emulator/assets/{result.asset_id}").json()["md5"] == md5
     assert os.path.exists(path)
+
+
+def test_sdk_list_filters_and_pagers(sdk: object, cli_emulator: CliEmulator) -> None:
+    from twelvelabs import TwelveLabs
+
+    client: TwelveLabs = sdk  # type: ignore[assignment]
+    index = client.indexes.create(
+        index_name="sdk-filters", models=[{"model_name": "marengo3.0", "model_options": ["visual"]}]
+    )
+    ids = []
+    for name, seconds in (("short.mp4", 40), ("long.mp4", 400)):
+        asset = client.assets.create(method="url", url=f"https://media.example/{name}?duration={seconds}")
+        assert wait_status(lambda asset=asset: client.assets.retrieve(asset.id)) == "ready"
+        indexed = client.indexes.indexed_assets.create(
+            index.id, asset_id=asset.id, user_metadata={"len": name}
+        )
+        ids.append(indexed.id)
+    # The SDK sends user_metadata[k]=v, duration[gte]/[lte] and repeated status values.
+    found = list(
+        client.indexes.indexed_assets.list(
+            index.id, status=["pending", "queued", "indexing", "ready"], duration={"gte": 100, "lte": 500}
+        )
+    )
+    assert [item.id for item in found] == [ids[1]]
+    by_metadata = list(client.indexes.indexed_assets.list(index.id, user_metadata={"len": "short.mp4"}))
+    assert [item.id for item in by_metadata] == [ids[0]]
+    # Pagers walk until an empty page: 2 items at 1 per page is 3 requests.
+    mark = len(cli_emulator.control("/_emulator/requests").json()["data"])
+    assert len(list(client.indexes.indexed_assets.list(index.id, page_limit=1))) == 2
+    log = cli_emulator.control("/_emulator/requests").json()["data"][mark:]
+    assert [e["query"] for e in log if e["path"].endswith("/indexed-assets")] == [
+        "page=1&page_limit=1",
+        "page=2&page_limit=1",
+        "page=3&page_limit=1",
+    ]
+    assert [i.index_name for i in client.indexes.list(index_name="sdk-filters")] == ["sdk-filters"]

@@ -152,11 +152,9 @@ def _check_window(start_time: Any, end_time: Any) -> tuple[float | None, float |
     return start_time, end_time
 
 
-def _check_id(value: Any, name: str, *, required: bool = True) -> str | None:
+def _check_id(value: Any, name: str) -> str:
     if value is None or value == "":
-        if required:
-            raise ValueError(f"{name} is required")
-        return None
+        raise ValueError(f"{name} is required")
     if not isinstance(value, str) or not value.strip() or "/" in value:
         raise ValueError(f"{name} must be a TwelveLabs id string, got {value!r}")
     return value.strip()
@@ -524,7 +522,6 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         response_format = _check_response_format(self.response_format)
         if response_format is not None and self.type != "summary":
             raise ValueError(f"response_format is only valid with type='summary', not type={self.type!r}")
-        assert video_id is not None
         if self.prefer_legacy_endpoint:
             body = {
                 "video_id": video_id,
@@ -638,7 +635,6 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
         """Generate the gist and return ``{title, topics, hashtags}``."""
         video_id = _check_id(self.video_id, "video_id")
         types = _check_choices(self.types, GIST_TYPES, "types")
-        assert video_id is not None
         if self.prefer_legacy_endpoint:
             try:
                 result: GistResult = self.hook.gist(video_id=video_id, types=types)

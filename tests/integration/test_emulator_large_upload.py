@@ -21,7 +21,8 @@ import httpx
 import psutil
 import pytest
 
-pytestmark = pytest.mark.integration
+# About 30 s on 2 cores: still in the default run; deselect with -m "not slow".
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TOTAL = 2 * 1024**3
 CHUNK = 64 * 1024**2

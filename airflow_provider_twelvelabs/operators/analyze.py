@@ -597,7 +597,8 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         items = value.get(key) if isinstance(value, Mapping) else value
         if not isinstance(items, list):
             raise TwelveLabsError(f"The /analyze answer has no {key} list: {str(value)[:200]}")
-        return _segments(items)
+        # /summarize lists segments chronologically; a model asked for JSON may not, so sort them.
+        return sorted(_segments(items), key=lambda s: (s["start"] is None, s["start"] or 0.0))
 
 
 class TwelveLabsGistOperator(TwelveLabsBaseOperator):

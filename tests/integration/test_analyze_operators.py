@@ -186,6 +186,7 @@ def test_summarize_falls_back_to_analyze_with_the_same_result_type(
     assert _shape(result) == _shape(legacy)
     if kind != "summary":
         assert result and all(set(s) == {"start", "end", "title", "text"} for s in result)
+        assert [s["start"] for s in result] == sorted(s["start"] for s in result)
     assert "POST /summarize is gone" in capsys.readouterr().out
 
 

@@ -289,7 +289,19 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         ti = context.get("ti") if isinstance(context, Mapping) else None
         if ti is not None:
             ti.xcom_push(key=ASSET_XCOM_KEY, value=resource)
+        self._forget(context)
         return resource.get("id")
+
+    def _forget(self, context: Context) -> None:
+        """Drop the retry memory once the task succeeds: a deliberate re-run uploads afresh."""
+        store = self._store(context)
+        if store is None:
+            return
+        for key in (_UPLOADED_ASSET_KEY, MULTIPART_XCOM_KEY):
+            try:
+                store.delete(key)
+            except Exception:
+                self.log.debug("Could not clear %s from the task state store", key)
 
 
 # --------------------------------------------------------------------------- the operators

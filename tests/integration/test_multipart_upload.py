@@ -11,6 +11,9 @@ import hashlib
 import json
 import logging
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -373,3 +376,65 @@ def test_unreadable_source_fails_before_any_request(
         hook.multipart_upload(tmp_path / "missing.mp4")
     assert [e for e in log_entries(emulator) if e["path"].startswith("/v1.3")] == []
     assert not os.listdir(tmp_path)
+
+
+KILLER = """
+import json, os, signal, sys
+from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+
+source, checkpoint_file, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+def keep(checkpoint):
+    with open(checkpoint_file, "w") as handle:
+        json.dump(checkpoint.to_dict(), handle)
+
+def die(progress):
+    if progress.chunks_done >= kill_after:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+TwelveLabsHook().multipart_upload(
+    source, concurrency=2, report_interval=0, on_session=keep, progress_callback=die
+)
+"""
+
+
+def test_a_worker_killed_with_sigkill_is_resumed_from_its_checkpoint(
+    hook: TwelveLabsHook, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "killed.mp4"
+    total = 20
+    md5 = write(source, total * CHUNK)
+    checkpoint_file = tmp_path / "checkpoint.json"
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(source), str(checkpoint_file), "8"],
+        env=os.environ.copy(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    before = puts(log_entries(emulator))
+    assert 8 <= len(before) < total
+    clear_log(emulator)
+
+    asset = hook.multipart_upload(source, resume=json.loads(checkpoint_file.read_text()))
+
+    assert stored(emulator, asset.id)["md5"] == md5
+    again = sorted(chunk_of(e) for e in puts(log_entries(emulator)))
+    # Only chunks the API did not count as completed went out again: never all of them.
+    assert len(again) <= total - 6
+    assert set(again) | {chunk_of(e) for e in before} == set(range(1, total + 1))
+
+
+def test_an_object_storage_path_source(
+    hook: TwelveLabsHook, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    source = tmp_path / "osp.mp4"
+    md5 = write(source, 3 * CHUNK + 5)
+
+    asset = hook.multipart_upload(ObjectStoragePath(f"file://{source}"))
+
+    assert stored(emulator, asset.id)["md5"] == md5
+    assert asset.filename == "osp.mp4"

@@ -55,6 +55,9 @@ class StateStore:
     def set(self, key: str, value: Any) -> None:
         self.values[key] = json.loads(json.dumps(value))
 
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
 
 def try_context(store: StateStore) -> dict[str, Any]:
     """The context of one try: a fresh task instance, the state store shared by every try."""
@@ -98,6 +101,10 @@ def clear_log(emulator: RunningEmulator) -> None:
     httpx.delete(f"{emulator.url}/_emulator/requests")
 
 
+class Killed(Exception):
+    """Stands for the worker dying."""
+
+
 class SmallLimits(TwelveLabsUploadAssetOperator):
     """The operator with a 40 KB direct-upload limit, so 'above the limit' needs no 200 MB file."""
 
@@ -128,17 +135,29 @@ def test_direct_upload_waits_for_ready_and_pushes_the_asset(
     assert stored_md5(emulator, asset_id) == md5
 
 
+class DiesBeforeWaiting(RecordingTI):
+    """A first try whose worker dies right after the upload, as it starts waiting."""
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        if key == "asset_id":
+            raise Killed
+        super().xcom_push(key, value)
+
+
 def test_a_retry_reuses_the_asset_of_the_first_try(emulator: RunningEmulator, tmp_path: Path) -> None:
     source = tmp_path / "once.mp4"
     write(source, 5_000)
     store = StateStore()
     op = TwelveLabsUploadAssetOperator(task_id="upload", source=str(source), **FAST)
+    with pytest.raises(Killed):
+        op.execute({"ti": DiesBeforeWaiting(), "task_state_store": store})
 
-    first = op.execute(try_context(store))
-    second = op.execute(try_context(store))
+    asset_id = op.execute(try_context(store))
 
-    assert first == second
     assert api_requests(emulator).count(("POST", "/v1.3/assets")) == 1
+    assert stored_md5(emulator, asset_id)
+    # Success forgets the retry memory: a deliberate re-run uploads afresh.
+    assert store.values == {}
 
 
 def test_direct_upload_from_an_fsspec_memory_path(emulator: RunningEmulator) -> None:
@@ -256,10 +275,6 @@ def test_an_empty_file_fails_before_any_request(emulator: RunningEmulator, tmp_p
 # --------------------------------------------------------------------------- multipart operator
 
 
-class Killed(Exception):
-    """Stands for the worker dying mid-upload."""
-
-
 def test_multipart_operator_resumes_after_a_crash_and_sends_only_missing_chunks(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -304,13 +319,16 @@ def test_multipart_operator_retry_after_completion_uploads_nothing(
     write(source, 3 * CHUNK)
     store = StateStore()
     op = TwelveLabsMultipartUploadOperator(task_id="upload", source=str(source), file_type="audio", **FAST)
-    first = op.execute(try_context(store))
+    with pytest.raises(Killed):
+        op.execute({"ti": DiesBeforeWaiting(), "task_state_store": store})
+    first = store.values["uploaded_asset_id"]
     clear_log(emulator)
 
     second = op.execute(try_context(store))
 
     assert first == second
     assert chunk_puts(emulator) == []
+    assert ("POST", "/v1.3/assets/multipart-uploads") not in api_requests(emulator)
 
 
 def test_deferrable_upload_defers_then_completes(emulator: RunningEmulator, tmp_path: Path) -> None:

@@ -19,5 +19,4 @@ AIRFLOW_HOME="$(mktemp -d)"
 export AIRFLOW_HOME
 trap 'rm -rf "$AIRFLOW_HOME"' EXIT
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__UNIT_TEST_MODE=True
 python -m pytest -p no:cacheprovider "$@"

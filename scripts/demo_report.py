@@ -27,6 +27,8 @@ _STEPS = (
         "{0}",
     ),
     (re.compile(r"\[error\s*\] (.*?)\s+\["), "error: {0}"),
+    # The last line of a task's traceback: what actually went wrong.
+    (re.compile(r"^([A-Za-z_.]*(?:Error|Exception)): (.*)$"), "  {0}: {1}"),
 )
 
 

@@ -332,8 +332,9 @@ KINDS: dict[str, ResourceKind] = {
             name="embed_v2_task",
             label="embedding task",
             # ``data`` (the vectors) is null until the task is ready, so polling the task itself
-            # downloads them at most once; events leave them out and the operator reads them.
-            call=lambda rid, _: api.get_embedding_task(rid),
+            # downloads them at most once; the poll drops them as they stream in (a four-hour
+            # video is 35 MB of JSON) and the operator reads them once, after the wait.
+            call=lambda rid, _: api.get_embedding_task(rid, with_data=False),
             event_exclude=frozenset({"data"}),
         ),
         ResourceKind(

@@ -79,6 +79,8 @@ class ApiCall(Generic[T]):
         harmless. Creates are not: after a dropped connection they are retried only when the
         request provably never left (connect errors).
     :param bucket: the rate-limit bucket the endpoint counts against.
+    :param skip: the keys leading to an array of the JSON answer that the hook reads as a stream
+        and leaves out before parsing (vectors too large to load just to read a status).
     """
 
     method: str
@@ -91,6 +93,7 @@ class ApiCall(Generic[T]):
     idempotent: bool = True
     bucket: str = BUCKET_DEFAULT
     extra: Mapping[str, Any] = field(default_factory=dict)
+    skip: tuple[str, ...] = ()
 
     @property
     def is_form(self) -> bool:
@@ -583,9 +586,16 @@ def create_embedding_task(body: Mapping[str, Any]) -> ApiCall[EmbedV2Task]:
     )
 
 
-def get_embedding_task(task_id: str) -> ApiCall[EmbedV2Task]:
-    """``GET /embed-v2/tasks/{task_id}``: status, and the embeddings once ``ready``."""
-    return ApiCall("GET", f"embed-v2/tasks/{_seg(task_id)}", model(EmbedV2Task))
+def get_embedding_task(task_id: str, *, with_data: bool = True) -> ApiCall[EmbedV2Task]:
+    """``GET /embed-v2/tasks/{task_id}``: status, and the embeddings once ``ready``.
+
+    :param task_id: the task id.
+    :param with_data: keep the embeddings; without them the answer's ``data`` array (35 MB of JSON
+        for a four-hour video) is read as a stream and dropped, for status polls.
+    """
+    return ApiCall(
+        "GET", f"embed-v2/tasks/{_seg(task_id)}", model(EmbedV2Task), skip=() if with_data else ("data",)
+    )
 
 
 def list_embedding_tasks(

@@ -36,7 +36,7 @@ class JsonItemStream:
     :param path: the keys leading to the array, e.g. ``("data",)`` or ``("video_embedding", "segments")``.
     """
 
-    def __init__(self, chunks: Iterable[bytes], path: Sequence[str]) -> None:
+    def __init__(self, chunks: Iterable[bytes | memoryview], path: Sequence[str]) -> None:
         if not path:
             raise ValueError("path must name at least one key")
         self._chunks = iter(chunks)

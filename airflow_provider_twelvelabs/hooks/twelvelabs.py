@@ -548,6 +548,8 @@ class TwelveLabsHook(BaseHook):
         builder = _RequestBuilder(call)
 
         def attempt() -> T:
+            if call.skip:
+                return self._run_skipping(client, builder, call)
             response = client.send(builder.build(client))
             body = response.read()
             _check(call, response, body)
@@ -579,6 +581,10 @@ class TwelveLabsHook(BaseHook):
             if on_rate_limit is not None:
                 on_rate_limit(RateLimitInfo.from_response(response))
             _check(call, response, body)
+            if call.skip:
+                # Parsed in a thread, dropping the array as it goes: one copy of the body as bytes,
+                # no Python objects for its vectors, and the triggerer's event loop stays free.
+                return call.parse(await asyncio.to_thread(_without_array, _slices(body), call.skip))
             return call.parse(_decode(body))
 
         try:
@@ -587,6 +593,17 @@ class TwelveLabsHook(BaseHook):
             raise self._transport_error(call, exc) from None
         finally:
             builder.close()
+
+    @staticmethod
+    def _run_skipping(client: httpx.Client, builder: _RequestBuilder, call: ApiCall[T]) -> T:
+        """One attempt of a call whose answer has an array to leave out (``call.skip``), streamed."""
+        response = client.send(builder.build(client), stream=True)
+        try:
+            if not response.is_success:
+                _check(call, response, response.read())
+            return call.parse(_without_array(response.iter_bytes(_STREAM_CHUNK_BYTES), call.skip))
+        finally:
+            response.close()
 
     def stream_lines(self, call: ApiCall[Any]) -> Iterator[dict[str, Any]]:
         """Execute a streaming call and yield each NDJSON line as a dict.
@@ -1055,6 +1072,10 @@ class TwelveLabsHook(BaseHook):
         """Retrieve an embed v2 task, with its embeddings once ready."""
         return self.run(api.get_embedding_task(task_id))
 
+    def get_embedding_task_status(self, task_id: str) -> EmbedV2Task:
+        """Retrieve an embed v2 task without its embeddings (read as a stream and dropped)."""
+        return self.run(api.get_embedding_task(task_id, with_data=False))
+
     async def aget_embedding_task(self, task_id: str) -> EmbedV2Task:
         """Retrieve an embed v2 task (async)."""
         return await self.arun(api.get_embedding_task(task_id))
@@ -1143,6 +1164,19 @@ class TwelveLabsHook(BaseHook):
     def get_search_page(self, page_token: str, *, include_user_metadata: bool | None = None) -> SearchPage:
         """Return a further page of a search."""
         return self.run(api.get_search_page(page_token, include_user_metadata=include_user_metadata))
+
+
+def _slices(body: bytes) -> Iterator[memoryview]:
+    view = memoryview(body)
+    return (view[i : i + _STREAM_CHUNK_BYTES] for i in range(0, len(view), _STREAM_CHUNK_BYTES))
+
+
+def _without_array(chunks: Iterable[bytes | memoryview], path: Sequence[str]) -> dict[str, Any]:
+    """Read a JSON object from chunks, dropping the items of the array at ``path`` as they come."""
+    stream = JsonItemStream(chunks, path)
+    for _ in stream:
+        pass
+    return stream.fields
 
 
 def _parse_line(line: str) -> dict[str, Any] | None:

@@ -906,14 +906,14 @@ class TwelveLabsCreateEmbeddingTaskOperator(_RemoteTaskMixin, _EmbedV2Mixin):
 
     def _reusable(self, remote_id: str) -> Any:
         try:
-            fields = _task_fields(self.hook, remote_id)
+            task = self.hook.get_embedding_task_status(remote_id)
         except TwelveLabsNotFoundError:
             self.log.info("The embedding task %s of an earlier try no longer exists", remote_id)
             return None
-        if is_failed(fields.get("status")):
+        if is_failed(task.status):
             self.log.info("The embedding task %s of an earlier try failed; creating a new one", remote_id)
             return None
-        return fields
+        return task
 
     def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
         """Read the ready task's embeddings as a stream and deliver them.
@@ -926,15 +926,6 @@ class TwelveLabsCreateEmbeddingTaskOperator(_RemoteTaskMixin, _EmbedV2Mixin):
         with self.hook.stream_embedding_task_results(task_id) as stream:
             rows = (_v2_row(item) for item in stream)
             return self._deliver(rows, model=self.model_name, task_id=task_id)
-
-
-def _task_fields(hook: Any, task_id: str) -> dict[str, Any]:
-    """Return an embed v2 task's fields without keeping its vectors (they are read and dropped)."""
-    with hook.stream_embedding_task_results(task_id) as stream:
-        for _ in stream:
-            pass
-        fields: dict[str, Any] = dict(stream.fields)
-    return fields
 
 
 # --------------------------------------------------------------------------- embed v1 video tasks

@@ -277,6 +277,29 @@ def test_async_audio_and_marengo35_options(emulator, hook):
     assert v35["dimensions"] == 64 and v35["scopes"] == ["clip"] and v35["model"] == "marengo3.5"
 
 
+async def test_status_reads_leave_the_vectors_out(emulator, hook):
+    from airflow_provider_twelvelabs.hooks import endpoints as api
+
+    task = hook.create_embedding_task(
+        {
+            "input_type": "video",
+            "model_name": "marengo3.0",
+            "video": {"media_source": {"url": "https://media.test/status.mp4?duration=300"}},
+        }
+    )
+    httpx.post(f"{emulator.url}/_emulator/advance", json={"complete": True})
+    full = hook.get_embedding_task(task.id)
+    status = hook.get_embedding_task_status(task.id)
+    try:
+        astatus = await hook.arun(api.get_embedding_task(task.id, with_data=False))
+    finally:
+        await TwelveLabsHook.aclose_shared_clients()
+    assert full.status == "ready" and full.data
+    for light in (status, astatus):
+        assert (light.id, light.status, light.data) == (task.id, "ready", None)
+        assert light.metadata == full.metadata
+
+
 def test_a_failed_task_raises_with_the_reason(emulator):
     op = TwelveLabsCreateEmbeddingTaskOperator(task_id="f", url="https://media.test/fail.mp4", **FAST)
     with pytest.raises(TwelveLabsResourceFailedError, match="could not complete"):

@@ -243,3 +243,22 @@ def test_sdk_sees_nested_404_and_flat_400(client: SDK) -> None:
         client.search.query(index_id="0" * 24, search_options=["visual"], query_text="x")
     assert caught.value.status_code == 404
     assert caught.value.body["code"] == "resource_not_exist"
+
+
+async def test_async_client(base_url: str, workflow: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from twelvelabs import AsyncTwelveLabs
+
+    monkeypatch.setenv("TWELVELABS_BASE_URL", base_url)
+    client: SDK = AsyncTwelveLabs(api_key=API_KEY)
+    text = await client.embed.v_2.create(
+        input_type="text", model_name="marengo3.0", text=TextInputRequest(input_text="a keynote speaker")
+    )
+    assert len(text.data[0].embedding) == 512
+    video = VideoContext_AssetId(asset_id=workflow["asset_ids"][0])
+    events = [event async for event in client.analyze_stream(video=video, prompt="Describe it")]
+    assert events[0].event_type == "stream_start" and events[-1].event_type == "stream_end"
+    pager = await client.search.query(
+        index_id=workflow["index_id"], search_options=["visual"], query_text="x"
+    )
+    items = [item async for item in pager]
+    assert items and [i.rank for i in items] == list(range(1, len(items) + 1))

@@ -8,6 +8,8 @@ then fetches the finished task from the emulator (served by another process on 1
 
 * ``httpx_json``: ``httpx.get(url).json()``, the plain way (the reference);
 * ``pydantic``: ``TwelveLabsHook.get_embedding_task`` (answer parsed into the pydantic model);
+* ``status_poll`` / ``status_poll_async``: the status read the wait uses (``get_embedding_task``
+  with ``with_data=False``, sync and async): the vectors are read and dropped (rows = 1 when ready);
 * ``jsonl`` / ``parquet``: what ``TwelveLabsCreateEmbeddingTaskOperator`` does once the task is
   ready: the answer read as a stream and written row by row.
 
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 API_KEY = "tlk_benchmark_key"
-VARIANTS = ("httpx_json", "pydantic", "jsonl", "parquet")
+VARIANTS = ("httpx_json", "pydantic", "status_poll", "status_poll_async", "jsonl", "parquet")
 _MB = 1024 * 1024
 
 
@@ -78,6 +80,34 @@ def run_variant(variant: str, base_url: str, task_id: str, out_dir: str) -> dict
 
         def work() -> int:
             return len(hook.get_embedding_task(task_id).data or [])
+
+    elif variant == "status_poll":
+        from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+
+        hook = TwelveLabsHook()
+        hook.get_conn()
+
+        def work() -> int:
+            return int(hook.get_embedding_task_status(task_id).status == "ready")
+
+    elif variant == "status_poll_async":
+        import asyncio
+
+        from airflow_provider_twelvelabs.hooks import endpoints as api
+        from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+
+        hook = TwelveLabsHook()
+
+        async def poll() -> int:
+            await hook.aget_conn()
+            try:
+                task = await hook.arun(api.get_embedding_task(task_id, with_data=False))
+            finally:
+                await TwelveLabsHook.aclose_shared_clients()
+            return int(task.status == "ready")
+
+        def work() -> int:
+            return asyncio.run(poll())
 
     else:
         from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook

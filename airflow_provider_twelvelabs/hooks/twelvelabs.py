@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -576,15 +577,13 @@ class TwelveLabsHook(BaseHook):
         builder = _RequestBuilder(call)
 
         async def attempt() -> T:
+            if call.skip:
+                return await self._arun_skipping(client, builder, call, on_rate_limit)
             response = await client.send(builder.build(client))
             body = await response.aread()
             if on_rate_limit is not None:
                 on_rate_limit(RateLimitInfo.from_response(response))
             _check(call, response, body)
-            if call.skip:
-                # Parsed in a thread, dropping the array as it goes: one copy of the body as bytes,
-                # no Python objects for its vectors, and the triggerer's event loop stays free.
-                return call.parse(await asyncio.to_thread(_without_array, _slices(body), call.skip))
             return call.parse(_decode(body))
 
         try:
@@ -604,6 +603,35 @@ class TwelveLabsHook(BaseHook):
             return call.parse(_without_array(response.iter_bytes(_STREAM_CHUNK_BYTES), call.skip))
         finally:
             response.close()
+
+    @staticmethod
+    async def _arun_skipping(
+        client: httpx.AsyncClient,
+        builder: _RequestBuilder,
+        call: ApiCall[T],
+        on_rate_limit: Callable[[RateLimitInfo], None] | None,
+    ) -> T:
+        """Async twin of :meth:`_run_skipping`.
+
+        The answer's chunks are kept as they arrive (one copy of the body, never joined) and
+        parsed in a thread that drops the array and each chunk as it goes, so no Python objects
+        are built for the vectors and the triggerer's event loop stays free.
+        """
+        response = await client.send(builder.build(client), stream=True)
+        try:
+            chunks = collections.deque([chunk async for chunk in response.aiter_bytes(_STREAM_CHUNK_BYTES)])
+        finally:
+            await response.aclose()
+        if on_rate_limit is not None:
+            on_rate_limit(RateLimitInfo.from_response(response))
+        if not response.is_success:
+            _check(call, response, b"".join(chunks))
+
+        def drain() -> Iterator[bytes]:
+            while chunks:
+                yield chunks.popleft()
+
+        return call.parse(await asyncio.to_thread(_without_array, drain(), call.skip))
 
     def stream_lines(self, call: ApiCall[Any]) -> Iterator[dict[str, Any]]:
         """Execute a streaming call and yield each NDJSON line as a dict.
@@ -1164,11 +1192,6 @@ class TwelveLabsHook(BaseHook):
     def get_search_page(self, page_token: str, *, include_user_metadata: bool | None = None) -> SearchPage:
         """Return a further page of a search."""
         return self.run(api.get_search_page(page_token, include_user_metadata=include_user_metadata))
-
-
-def _slices(body: bytes) -> Iterator[memoryview]:
-    view = memoryview(body)
-    return (view[i : i + _STREAM_CHUNK_BYTES] for i in range(0, len(view), _STREAM_CHUNK_BYTES))
 
 
 def _without_array(chunks: Iterable[bytes | memoryview], path: Sequence[str]) -> dict[str, Any]:

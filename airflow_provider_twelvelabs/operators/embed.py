@@ -19,7 +19,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError, TwelveLabsNotFoundError
 from airflow_provider_twelvelabs.models import is_failed
@@ -69,8 +69,8 @@ V1_VIDEO_FILE_MAX_BYTES = 2 * 1024 * _MEGABYTE
 #: Longest media per call: synchronous requests by model, asynchronous tasks (4 h).
 SYNC_MAX_SECONDS = {"marengo3.0": 600.0, "marengo3.5": 30.0}
 ASYNC_MAX_SECONDS = 4 * 3600.0
-#: Text limits in tokens by model; texts are measured in words and punctuation marks, which
-#: never exceeds the model's token count, so only texts certainly too long are refused.
+#: Text limits in tokens by model; texts are measured in words and punctuation marks, fewer than
+#: a subword tokenizer counts, so only texts clearly too long are refused.
 TEXT_MAX_TOKENS = {"marengo3.0": 500, "marengo3.5": 2000}
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _IMAGE_MIN_PIXELS = 128
@@ -129,20 +129,15 @@ def _check_url(name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(
-            f"{name} must be an http(s) URL pointing at the raw media file, got {redact_url(url)!r}"
+            f"{name} must be an http(s) URL pointing at the raw media file, got {_redact(url)!r}"
         )
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` without its query string, which for presigned URLs is a credential.
+def _redact(url: str) -> str:
+    """Return ``url`` without its query string (a presigned URL's signature is a credential)."""
+    from airflow_provider_twelvelabs.hooks.twelvelabs import redact_url
 
-    :param url: any URL.
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable url>"
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "<redacted>" if parts.query else "", ""))
+    return redact_url(url)
 
 
 def _text_tokens(text: str) -> int:
@@ -210,7 +205,7 @@ def _check_image(name: str, path: str, data: bytes) -> None:
 def _check_image_url(name: str, url: str) -> None:
     extension = posixpath.splitext(unquote(urlsplit(url).path))[1].lower()
     if extension in _UNSUPPORTED_IMAGE_EXTENSIONS:
-        raise ValueError(f"{name}: {extension} images are not supported; use JPEG or PNG ({redact_url(url)})")
+        raise ValueError(f"{name}: {extension} images are not supported; use JPEG or PNG ({_redact(url)})")
 
 
 def _filename(path: str) -> str:
@@ -445,7 +440,7 @@ class _EmbedV2Mixin(_EmbeddingOperatorMixin):
         return {
             "input_type": self.input_type,
             "asset_id": self.asset_id or None,
-            "url": redact_url(self.url) if self.url else None,
+            "url": _redact(self.url) if self.url else None,
             "file": self.file_path or None,
         }
 
@@ -989,7 +984,7 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_RemoteTaskMixin):
         return {
             "input_type": "video",
             "asset_id": None,
-            "url": redact_url(self.video_url) if self.video_url else None,
+            "url": _redact(self.video_url) if self.video_url else None,
             "file": self.video_file or None,
         }
 

@@ -13,12 +13,12 @@ import pytest
 
 from airflow_provider_twelvelabs import results
 from airflow_provider_twelvelabs.hooks.json_stream import JsonItemStream, JsonStreamError
+from airflow_provider_twelvelabs.hooks.twelvelabs import redact_url
 from airflow_provider_twelvelabs.operators.embed import (
     TwelveLabsCreateEmbeddingTaskOperator,
     TwelveLabsCreateVideoEmbeddingTaskOperator,
     TwelveLabsEmbedOperator,
     embedding_parquet_schema,
-    redact_url,
 )
 
 

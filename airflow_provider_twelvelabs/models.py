@@ -47,7 +47,9 @@ __all__ = [
 class TwelveLabsModel(BaseModel):
     """Base of every API model: keeps unknown fields and accepts both field names and aliases."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+    # defer_build: validators are built on first use, not when a DAG file imports an operator (the
+    # DAG processor imports every DAG file over and over; see docs/benchmarks.md, Import cost).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=(), defer_build=True)
 
     def to_json_dict(self) -> dict[str, Any]:
         """Return a JSON-native dict (for XCom and trigger events), ids under ``id``."""

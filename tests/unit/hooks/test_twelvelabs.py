@@ -195,7 +195,8 @@ class TestTestConnection:
             unbound.close()
         assert ok is False
         assert "ConnectError" in message
-        assert elapsed < 1.5
+        # Before: about 25 s of backoff; now one retry after at most 0.5 s (slack for a busy CI).
+        assert elapsed < 3.0
 
     def test_against_the_emulator(self, monkeypatch: pytest.MonkeyPatch) -> None:
         serve_emulator = pytest.importorskip(
@@ -234,7 +235,8 @@ class TestRetryTiming:
         assert first >= 1.0
         assert second >= 1.0
         assert server.requests[2].at - server.requests[0].at >= 2.0
-        assert first < 1.6 and second < 1.6
+        # Upper bounds only catch gross over-waiting; they leave room for a loaded machine.
+        assert first < 3.0 and second < 3.0
 
     def test_ratelimit_reset_is_honoured_without_retry_after(
         self, make_hook: HookFactory, server: RecordingServer
@@ -248,7 +250,7 @@ class TestRetryTiming:
         make_hook(retry_max_wait=60).search(index_id="i1", search_options=["visual"], query_text="goal")
 
         (gap,) = gaps(server.requests)
-        assert 1.0 <= gap < 1.8
+        assert 1.0 <= gap < 3.5
 
     def test_retry_after_is_capped_by_retry_max_wait(
         self, make_hook: HookFactory, server: RecordingServer
@@ -258,7 +260,7 @@ class TestRetryTiming:
         make_hook(retry_max_wait=0.2).get_index("i1")
 
         (gap,) = gaps(server.requests)
-        assert gap < 1.0
+        assert gap < 5.0  # not the 30 s asked for
 
     def test_backoff_is_exponential_jittered_and_capped(self) -> None:
         policy = RetryPolicy(max_attempts=20, base_delay=0.5, max_wait=4.0)
@@ -272,14 +274,14 @@ class TestRetryTiming:
     def test_backoff_between_real_attempts(self, make_hook: HookFactory, server: RecordingServer) -> None:
         server.on("GET", "indexes/i1", Reply(500), Reply(500), Reply(500), Reply(500), Reply(json=INDEX))
 
-        make_hook(retry_base_delay=0.05, retry_max_wait=0.12).get_index("i1")
+        make_hook(retry_base_delay=0.1, retry_max_wait=0.15).get_index("i1")
 
         waits = gaps(server.requests)
         assert len(waits) == 4
-        # 0.025-0.05, 0.05-0.1, then capped at 0.06-0.12 (plus a little transport time).
-        assert 0.02 <= waits[0] < 0.2
-        assert 0.05 <= waits[1] < 0.25
-        assert all(0.06 <= w < 0.3 for w in waits[2:])
+        # Jittered 0.05-0.1, then 0.075-0.15 capped. Uncapped, the 4th wait would be 0.4-0.8 s.
+        assert waits[0] >= 0.05
+        assert all(w >= 0.075 for w in waits[1:])
+        assert waits[3] < 0.4
 
 
 class TestRetryDecisions:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsAPIError,
+    TwelveLabsAuthenticationError,
     TwelveLabsBadRequestError,
     TwelveLabsRateLimitError,
     TwelveLabsServerError,
@@ -168,13 +169,21 @@ class _Connection:
     """What every poller of one connection in one event loop shares."""
 
     def __init__(self, conn_id: str) -> None:
+        self.conn_id = conn_id
+        self.hook: TwelveLabsHook = self._new_hook()
+        self.budget = RateBudget()
+        self.semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+
+    def _new_hook(self) -> TwelveLabsHook:
         from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 
         # No hook-level retries: the poller counts errors and honours 429s itself, and a retry
         # loop inside one request would hold up every trigger of the connection.
-        self.hook: TwelveLabsHook = TwelveLabsHook(twelvelabs_conn_id=conn_id, max_retries=0)
-        self.budget = RateBudget()
-        self.semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        return TwelveLabsHook(twelvelabs_conn_id=self.conn_id, max_retries=0)
+
+    def reload(self) -> None:
+        """Read the connection again on the next call (after the API refused its key)."""
+        self.hook = self._new_hook()
 
 
 class _Registry:
@@ -413,6 +422,9 @@ class ResourcePoller:
                     )
             log.warning("TwelveLabs %s poll failed (%s); pausing %.0f s", self.kind.label, exc, pause)
             return
+        if isinstance(exc, TwelveLabsAuthenticationError):
+            # The key may have been rotated in the connection: later triggers read it again.
+            self.connection.reload()
         for entry in entries:
             self._resolve(entry, {"status": "error", "message": str(exc)})
 

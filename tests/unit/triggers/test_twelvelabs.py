@@ -236,3 +236,20 @@ async def test_a_past_deadline_still_reports_a_finished_resource(server: Recordi
     trigger = TwelveLabsResourceTrigger(kind="asset", resource_id=ASSET, deadline=time.time() - 5, **FAST)
     (event,) = await events_of(trigger)
     assert event["status"] == "success" and event["resource"]["id"] == ASSET
+
+
+async def test_a_refused_key_is_read_again_by_later_triggers(
+    server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = Reply(401, json={"code": "api_key_invalid", "message": "The API key is not valid."})
+    server.on("GET", f"embed/tasks/{TASK}/status", refused, Reply(json={"_id": TASK, "status": "ready"}))
+    (first,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v1_task", resource_id=TASK, **FAST))
+    assert first["status"] == "error" and "not valid" in first["message"]
+    rotated = "tlk_TESTKEY_rotated_5d0e21"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
+        json.dumps({"conn_type": "twelvelabs", "password": rotated, "host": server.base_url}),
+    )
+    (second,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v1_task", resource_id=TASK, **FAST))
+    assert second["status"] == "success"
+    assert [r.header("x-api-key") for r in server.requests] == [API_KEY, rotated]

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -251,6 +252,18 @@ class TestRetryTiming:
 
         (gap,) = gaps(server.requests)
         assert 1.0 <= gap < 3.5
+
+    def test_retry_after_as_an_http_date(self, make_hook: HookFactory, server: RecordingServer) -> None:
+        def limited(_: RecordedRequest) -> Reply:
+            return Reply(503, headers={"Retry-After": formatdate(time.time() + 2, usegmt=True)})
+
+        server.on("GET", "indexes/i1", limited, Reply(json=INDEX))
+
+        make_hook(retry_max_wait=60).get_index("i1")
+
+        # The date has whole seconds: the wait is between 1 and 2 s (10 ms without the header).
+        (gap,) = gaps(server.requests)
+        assert 0.9 <= gap < 4.0
 
     def test_retry_after_is_capped_by_retry_max_wait(
         self, make_hook: HookFactory, server: RecordingServer

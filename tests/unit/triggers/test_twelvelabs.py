@@ -253,3 +253,23 @@ async def test_a_refused_key_is_read_again_by_later_triggers(
     (second,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v1_task", resource_id=TASK, **FAST))
     assert second["status"] == "success"
     assert [r.header("x-api-key") for r in server.requests] == [API_KEY, rotated]
+
+
+async def test_polls_pace_themselves_by_the_rate_limit_headers(server: RecordingServer) -> None:
+    # The first answer says the window is spent (but for the 10 % kept for other clients) until
+    # 2.5 s from now: the next poll waits for the reset instead of provoking a 429.
+    spent = {
+        "X-Ratelimit-Limit": "10",
+        "X-Ratelimit-Remaining": "1",
+        "X-Ratelimit-Reset": str(time.time() + 2.5),
+    }
+    server.on(
+        "GET",
+        f"embed/tasks/{TASK}/status",
+        Reply(json={"_id": TASK, "status": "processing"}, headers=spent),
+        Reply(json={"_id": TASK, "status": "ready"}),
+    )
+    (event,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v1_task", resource_id=TASK, **FAST))
+    assert event["status"] == "success"
+    first, second = server.requests
+    assert second.at - first.at >= 1.0

@@ -312,6 +312,3 @@ def test_chunk_latency_and_bandwidth_slow_down_chunk_puts(api: httpx.Client) -> 
     assert response.status_code == 200
     # 200 ms latency plus 400 kB at 1 MB/s = 0.6 s.
     assert elapsed >= 0.55, elapsed
-    fast = time.monotonic()
-    api.get("/assets")  # API calls are not affected
-    assert time.monotonic() - fast < 0.3

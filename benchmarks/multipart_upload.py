@@ -6,7 +6,10 @@ and every measurement runs in a fresh Python subprocess so that its peak RSS is 
 * ``ours``: ``TwelveLabsHook.multipart_upload`` (parallel ranged reads, no temporary copy);
 * ``sdk``: ``twelvelabs==1.3.6`` ``client.multipart_upload.upload_file`` with its defaults;
 * ``raw``: one streamed PUT of the whole file to the presigned URL of a one-chunk session (the
-  ceiling: no chunking, no API calls, one connection).
+  ceiling: no chunking, no API calls, one connection);
+* ``threads`` and ``asyncio`` (not run by default): the bare transport, every presigned URL fetched
+  first, then N parallel chunk PUTs on worker threads with a sync httpx client or on one asyncio
+  loop with an ``AsyncClient``, to choose the engine's model (``--variants threads asyncio``).
 
 Variants alternate round by round so that drift on a shared machine hits them all alike; the
 median and the best of each are reported. Every upload is checked: the emulator's MD5 of the
@@ -49,6 +52,8 @@ PROFILES = {
     "wan": ["--chunk-latency-ms", "50", "--chunk-bandwidth-mbps", "25"],
 }
 MIB = 1024 * 1024
+#: Variants that take ``--concurrency``.
+CONCURRENT = ("ours", "threads", "asyncio")
 
 
 # --------------------------------------------------------------------------- workers (one per subprocess)
@@ -128,7 +133,86 @@ def worker_raw(base_url: str, path: str, concurrency: int) -> dict[str, Any]:
     return {"asset_id": session["asset_id"], "seconds": seconds}
 
 
-WORKERS = {"ours": worker_ours, "sdk": worker_sdk, "raw": worker_raw}
+def _presigned_session(client: httpx.Client, base_url: str, size: int) -> tuple[int, list[tuple[int, str]]]:
+    """Open a session and fetch every presigned URL up front (transport comparison only)."""
+    headers = {"x-api-key": API_KEY}
+    session = client.post(
+        f"{base_url}/assets/multipart-uploads",
+        headers=headers,
+        json={"filename": "transport.mp4", "type": "video", "total_size": size},
+    ).json()
+    total = session["total_chunks"]
+    urls = {u["chunk_index"]: u["url"] for u in session["upload_urls"]}
+    for start in range(1, total + 1, 50):
+        answer = client.post(
+            f"{base_url}/assets/multipart-uploads/{session['upload_id']}/presigned-urls",
+            headers=headers,
+            json={"start": start, "count": min(50, total - start + 1)},
+        ).json()
+        urls.update({u["chunk_index"]: u["url"] for u in answer["upload_urls"]})
+    return session["chunk_size"], sorted(urls.items())
+
+
+def worker_threads(base_url: str, path: str, concurrency: int) -> dict[str, Any]:
+    """N parallel chunk PUTs on worker threads with one sync httpx client (what ``ours`` uses)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    size = os.path.getsize(path)
+    fd = os.open(path, os.O_RDONLY)
+    with httpx.Client(limits=httpx.Limits(max_connections=concurrency), timeout=300) as client:
+        chunk_size, urls = _presigned_session(client, base_url, size)
+
+        def put(item: tuple[int, str]) -> None:
+            index, url = item
+            data = os.pread(fd, chunk_size, (index - 1) * chunk_size)
+            client.put(
+                url, content=data, headers={"Content-Type": "application/octet-stream"}
+            ).raise_for_status()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(put, urls))
+        seconds = time.perf_counter() - started
+    os.close(fd)
+    return {"asset_id": None, "seconds": seconds}
+
+
+def worker_asyncio(base_url: str, path: str, concurrency: int) -> dict[str, Any]:
+    """N parallel chunk PUTs on one asyncio loop with an AsyncClient (file reads in a thread)."""
+    import asyncio
+
+    size = os.path.getsize(path)
+    fd = os.open(path, os.O_RDONLY)
+    with httpx.Client(timeout=60) as client:
+        chunk_size, urls = _presigned_session(client, base_url, size)
+
+    async def upload() -> None:
+        gate = asyncio.Semaphore(concurrency)
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=300) as http:
+
+            async def put(index: int, url: str) -> None:
+                async with gate:
+                    data = await asyncio.to_thread(os.pread, fd, chunk_size, (index - 1) * chunk_size)
+                    headers = {"Content-Type": "application/octet-stream"}
+                    (await http.put(url, content=data, headers=headers)).raise_for_status()
+
+            await asyncio.gather(*(put(i, u) for i, u in urls))
+
+    started = time.perf_counter()
+    asyncio.run(upload())
+    seconds = time.perf_counter() - started
+    os.close(fd)
+    return {"asset_id": None, "seconds": seconds}
+
+
+WORKERS = {
+    "ours": worker_ours,
+    "sdk": worker_sdk,
+    "raw": worker_raw,
+    "threads": worker_threads,
+    "asyncio": worker_asyncio,
+}
 
 
 def run_worker(args: argparse.Namespace) -> None:
@@ -272,7 +356,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[8], help="one or more values for ours")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16], help="one or more values for ours, threads and asyncio")
     parser.add_argument("--variants", nargs="+", default=["ours", "sdk", "raw"], choices=list(WORKERS))
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
@@ -297,7 +381,7 @@ def main() -> None:
         tmp_before = set(os.listdir(tmp_root))
         for profile in args.profiles:
             for round_number in range(1, args.rounds + 1):
-                plan = [(v, c) for v in args.variants for c in (args.concurrency if v == "ours" else [0])]
+                plan = [(v, c) for v in args.variants for c in (args.concurrency if v in CONCURRENT else [0])]
                 for variant, concurrency in plan:
                     data_dir = Path(
                         tempfile.mkdtemp(prefix="tl-bench-emu-", dir=shm if shm.is_dir() else None)
@@ -305,10 +389,14 @@ def main() -> None:
                     emulator, base_url = start_emulator(profile, data_dir)
                     try:
                         result = measure(variant, base_url, path, concurrency, [source_dir])
-                        stored = httpx.get(
-                            base_url.rsplit("/v1.3", 1)[0] + f"/_emulator/assets/{result['asset_id']}",
-                            timeout=120,
-                        ).json()
+                        stored = (
+                            httpx.get(
+                                base_url.rsplit("/v1.3", 1)[0] + f"/_emulator/assets/{result['asset_id']}",
+                                timeout=120,
+                            ).json()
+                            if result["asset_id"]
+                            else {"md5": None}  # the transport comparison completes no asset
+                        )
                     finally:
                         emulator.terminate()
                         emulator.wait(timeout=30)
@@ -318,7 +406,7 @@ def main() -> None:
                         round=round_number,
                         concurrency=concurrency or None,
                         mb_per_s=size / result["seconds"] / 1e6,
-                        md5_ok=stored.get("md5") == source_md5,
+                        md5_ok=stored.get("md5") == source_md5 if result["asset_id"] else None,
                     )
                     results.append(result)
                     label = f"{variant}(c={concurrency})" if concurrency else variant
@@ -326,7 +414,7 @@ def main() -> None:
                         f"[{profile} round {round_number}] {label:10s} {result['mb_per_s']:7.1f} MB/s  "
                         f"peak RSS {result['peak_rss_mb']:6.1f} MB  temp files peak "
                         f"{result['temp_peak_bytes'] / MIB:7.1f} MiB  "
-                        f"md5 {'ok' if result['md5_ok'] else 'MISMATCH'}",
+                        f"md5 {({True: 'ok', False: 'MISMATCH', None: 'n/a'})[result['md5_ok']]}",
                         flush=True,
                     )
         tmp_after = set(os.listdir(tmp_root))
@@ -336,6 +424,12 @@ def main() -> None:
     report(results, args, size, new_in_tmp)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+
+
+def _md5_verdict(rows: list[dict[str, Any]]) -> str:
+    if rows[0]["md5_ok"] is None:
+        return "n/a"
+    return "ok" if all(r["md5_ok"] for r in rows) else "MISMATCH"
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace, size: int, new_in_tmp: list[str]) -> None:
@@ -359,13 +453,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, size: int, n
                 if r["profile"] == profile and r["variant"] == variant and r["concurrency"] == concurrency
             ]
             rates = [r["mb_per_s"] for r in rows]
-            label = f"ours (concurrency {concurrency})" if variant == "ours" else variant
+            label = f"{variant} (concurrency {concurrency})" if variant in CONCURRENT else variant
             medians[(profile, label)] = statistics.median(rates)
             print(
                 f"| {profile} | {label} | {statistics.median(rates):.1f} | {max(rates):.1f} | "
                 f"{max(r['peak_rss_mb'] for r in rows):.0f} MB | "
                 f"{max(r['temp_peak_bytes'] for r in rows) / MIB:.0f} MiB | "
-                f"{'ok' if all(r['md5_ok'] for r in rows) else 'MISMATCH'} |"
+                f"{_md5_verdict(rows)} |"
             )
     print()
     for profile in args.profiles:
@@ -384,7 +478,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, size: int, n
             peak = max(
                 r["peak_rss_mb"]
                 for r in results
-                if r["profile"] == profile and r["concurrency"] == concurrency
+                if r["profile"] == profile and r["variant"] == "ours" and r["concurrency"] == concurrency
             )
             parts.append(f"peak RSS {peak:.0f} MB vs bound {bound:.0f} MB")
             print(f"{profile}, {label}: " + ", ".join(parts))

@@ -62,7 +62,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Parallel chunk PUTs by default; measured in ``benchmarks/multipart_upload.py``.
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 16
 #: The API's limit on presigned URLs per request and on chunks per report.
 MAX_BATCH = 50
 #: Session statuses after which the session can no longer take chunks.

@@ -356,7 +356,13 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[16], help="one or more values for ours, threads and asyncio")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[16],
+        help="one or more values for ours, threads and asyncio",
+    )
     parser.add_argument("--variants", nargs="+", default=["ours", "sdk", "raw"], choices=list(WORKERS))
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)

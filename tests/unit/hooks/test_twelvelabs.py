@@ -804,6 +804,30 @@ class TestSyncAsyncTwins:
         sync_request, async_request = server.requests
         assert async_request.form() == sync_request.form()
 
+    async def test_async_path_never_reads_the_connection_synchronously_in_the_loop(
+        self, make_hook: HookFactory, server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A sync connection lookup inside the triggerer's event loop blocks every trigger.
+        in_loop: list[bool] = []
+        original = TwelveLabsHook.get_connection
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            try:
+                asyncio.get_running_loop()
+                in_loop.append(True)
+            except RuntimeError:
+                in_loop.append(False)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(TwelveLabsHook, "get_connection", spy)
+        server.on("GET", "tasks/t1", Reply(json={"_id": "t1", "status": "ready"}))
+
+        task = await make_hook().aget_indexing_task("t1")
+        await TwelveLabsHook.aclose_shared_clients()
+
+        assert task.status == "ready"
+        assert True not in in_loop
+
     async def test_async_hooks_of_one_connection_share_one_client(self, make_hook: HookFactory) -> None:
         first, second = make_hook(), make_hook()
         assert await first.aget_conn() is await second.aget_conn()

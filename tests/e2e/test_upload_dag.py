@@ -1,0 +1,93 @@
+"""End to end: a real Airflow retry resumes a crashed multipart upload (``airflow dags test``).
+
+Real Airflow (a throwaway AIRFLOW_HOME with SQLite) in a subprocess; the emulator is served on
+127.0.0.1 by the test with 16 KiB chunks. The first try dies after 5 chunks; the retry must find
+the session in Airflow's task state store and send only the chunks still missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+
+pytestmark = pytest.mark.e2e
+
+DAG_FILE = Path(__file__).resolve().parent / "dags" / "twelvelabs_multipart_retry.py"
+CHUNK = 16 * 1024
+TOTAL = 24
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow")
+    dags = home / "dags"
+    dags.mkdir()
+    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+    }
+    migrated = airflow(env, "db", "migrate")
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    return env
+
+
+@pytest.fixture
+def emulator(airflow_env: dict[str, str]) -> Iterator[RunningEmulator]:
+    with serve_emulator(EmulatorConfig(chunk_size=CHUNK, initial_presigned_urls=4)) as running:
+        airflow_env["AIRFLOW_CONN_TWELVELABS_DEFAULT"] = json.dumps(
+            {"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}
+        )
+        yield running
+
+
+def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=150
+    )
+
+
+def test_a_retry_resumes_the_multipart_upload_of_the_crashed_try(
+    airflow_env: dict[str, str], emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "master.mp4"
+    data = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() * (CHUNK // 32) for i in range(TOTAL))
+    source.write_bytes(data)
+
+    run = airflow(
+        airflow_env, "dags", "test", "twelvelabs_multipart_retry", "-c", json.dumps({"source": str(source)})
+    )
+
+    logs = run.stdout + run.stderr
+    assert run.returncode == 0, logs[-5000:]
+    assert "state=success" in logs, logs[-5000:]
+    assert "simulated worker crash after 5 chunks" in logs
+    assert "Resuming multipart upload" in logs
+    assert emulator.api_key not in logs and "sig=" not in logs
+    entries = httpx.get(f"{emulator.url}/_emulator/requests").json()["data"]
+    sessions = [e for e in entries if e["method"] == "POST" and e["path"] == "/v1.3/assets/multipart-uploads"]
+    assert len(sessions) == 1
+    puts = [e for e in entries if e["method"] == "PUT"]
+    # The chunks the first try had reported were not sent again.
+    assert TOTAL <= len(puts) <= TOTAL + 2
+    assets = [
+        e["path"].rsplit("/", 1)[-1] for e in entries if e["method"] == "GET" and "/v1.3/assets/" in e["path"]
+    ]
+    stored = httpx.get(f"{emulator.url}/_emulator/assets/{assets[-1]}").json()
+    assert stored["md5"] == hashlib.md5(data).hexdigest()

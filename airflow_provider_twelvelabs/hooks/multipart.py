@@ -732,8 +732,10 @@ class _Run:
                 # While every worker is busy, make sure the next chunks have URLs.
                 self._prefetch(queue, waiting)
                 if in_flight:
-                    timeout = min(opts.progress_interval, opts.report_interval)
-                    if waiting:
+                    # A floor keeps short intervals from turning this into a busy loop.
+                    timeout = max(0.05, min(opts.progress_interval, opts.report_interval))
+                    if waiting and len(in_flight) < opts.concurrency:
+                        # A free worker slot: wake up when the next retry is due.
                         timeout = max(0.0, min(timeout, waiting[0][0] - time.monotonic()))
                     done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:

@@ -595,7 +595,6 @@ class _Run:
         self.unreported: list[dict[str, Any]] = []
         self.last_report = time.monotonic()
         self.completed: set[int] = set()
-        self.complete_reported = False
         self.progress = _Progress(
             checkpoint.filename, checkpoint.total_size, checkpoint.total_chunks, uploader.progress_interval
         )
@@ -645,6 +644,8 @@ class _Run:
                     return "completed", set(range(1, self.checkpoint.total_chunks + 1))
             chunks = answer.uploaded_chunks or []
             done.update(c.index for c in chunks if c.status == "completed")
+            if not all_pages:
+                return status, done
             info = answer.page_info
             if not chunks or (info is not None and info.total_page is not None and page >= info.total_page):
                 break
@@ -866,8 +867,6 @@ class _Run:
             self.last_report = time.monotonic()
             if result.asset_id:
                 self.asset_id = result.asset_id
-            if result.url:
-                self.complete_reported = True
 
 
 class _SourceError(Exception):

@@ -199,25 +199,18 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         return context.get("task_state_store") if isinstance(context, Mapping) else None
 
     def _recall(self, context: Context, key: str) -> Any:
-        """Read what an earlier try of this task stored (task state store, then XCom)."""
+        """Read what an earlier try of this task stored in the task state store.
+
+        Not XCom: Airflow 3 clears a task's XCom when a new try starts.
+        """
         store = self._store(context)
-        if store is not None:
-            try:
-                value = store.get(key)
-            except Exception:
-                self.log.warning("Could not read the task state store; a retry may upload again")
-                value = None
-            if value:
-                return value
-        ti = context.get("ti") if isinstance(context, Mapping) else None
-        if ti is not None:
-            try:
-                value = ti.xcom_pull(task_ids=self.task_id, key=key)
-            except Exception:
-                value = None
-            if value:
-                return value
-        return None
+        if store is None:
+            return None
+        try:
+            return store.get(key) or None
+        except Exception:
+            self.log.warning("Could not read the task state store; a retry may upload again")
+            return None
 
     def _remember(self, context: Context, key: str, value: Any, *, xcom: bool = True) -> None:
         store = self._store(context)

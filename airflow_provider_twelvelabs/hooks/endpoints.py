@@ -114,8 +114,8 @@ def encode_pairs(fields: Mapping[str, Any], *, json_fields: Iterable[str] = ()) 
     """Encode fields as the API expects in forms and queries.
 
     ``None`` is dropped, booleans become ``true``/``false``, lists repeat the key, nested dicts use
-    the deepObject style ``key[sub]=v``, and the fields named in ``json_fields`` are sent as one
-    JSON string.
+    the deepObject style ``key[sub][subsub]=v`` (a list inside one repeats that key, as the SDK's
+    query encoder does), and the fields named in ``json_fields`` are sent as one JSON string.
 
     :param fields: the fields to encode.
     :param json_fields: names of fields sent as a JSON-encoded string.
@@ -127,13 +127,23 @@ def encode_pairs(fields: Mapping[str, Any], *, json_fields: Iterable[str] = ()) 
             continue
         if key in json_names:
             pairs.append((key, json.dumps(value, separators=(",", ":"))))
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            pairs.extend((key, _scalar(item)) for item in value if item is not None)
-        elif isinstance(value, Mapping):
-            pairs.extend((f"{key}[{sub}]", _scalar(v)) for sub, v in value.items() if v is not None)
         else:
-            pairs.append((key, _scalar(value)))
+            pairs.extend(_flatten(key, value))
     return pairs
+
+
+def _flatten(key: str, value: Any) -> Iterable[tuple[str, str]]:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for sub, item in value.items():
+            yield from _flatten(f"{key}[{sub}]", item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            # A list item is never a list itself on the wire: the key just repeats.
+            yield from _flatten(key, item)
+    else:
+        yield key, _scalar(value)
 
 
 def compact(fields: Mapping[str, Any]) -> dict[str, Any]:

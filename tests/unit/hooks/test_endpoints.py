@@ -387,6 +387,15 @@ class TestEncodePairs:
             ("n", "0"),
         ]
 
+    def test_nested_objects_and_lists_inside_them(self) -> None:
+        # As the official SDK's query encoder: deepObject all the way down, lists repeat the key.
+        pairs = encode_pairs({"user_metadata": {"tags": ["news", "sport"], "geo": {"country": "fr"}}})
+        assert pairs == [
+            ("user_metadata[tags]", "news"),
+            ("user_metadata[tags]", "sport"),
+            ("user_metadata[geo][country]", "fr"),
+        ]
+
     def test_json_fields_keep_unicode_readable(self) -> None:
         # The API stores what it receives; "\\u00e9" escapes are valid JSON either way.
         (pair,) = encode_pairs({"user_metadata": {"city": "Zürich"}}, json_fields=("user_metadata",))

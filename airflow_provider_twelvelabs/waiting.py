@@ -161,7 +161,9 @@ class ListSource:
     :param mode: ``"ids"``: the endpoint filters by resource ids (``GET /assets?asset_ids=``), so a
         call reports on up to ``page_limit`` given resources whatever their status; ``"terminal"``:
         the endpoint filters by final status and sorts by ``updated_at``, newest first, so reading
-        it from the top until already-seen items finds what finished since the last call.
+        it from the top until already-seen items finds what finished since the last call;
+        ``"active"``: the endpoint lists what is still in progress, and a waited resource missing
+        from it has finished (it is then fetched once).
     :param call: builds one list call: ``(index_id, page, ids) -> ApiCall[Page]``.
     :param item_is_final: whether a listed item is the full resource (else it is fetched once).
     :param page_limit: items per page (the API's maximum is 50).
@@ -335,6 +337,14 @@ KINDS: dict[str, ResourceKind] = {
             # downloads them at most once; the poll drops them as they stream in (a four-hour
             # video is 35 MB of JSON) and the operator reads them once, after the wait.
             call=lambda rid, _: api.get_embedding_task(rid, with_data=False),
+            # The list filters by one status and sorts by creation only: read what is still
+            # processing, and fetch each task that left that list once.
+            list_source=ListSource(
+                mode="active",
+                call=lambda _, page, __: api.list_embedding_tasks(
+                    status="processing", page=page, page_limit=50
+                ),
+            ),
             event_exclude=frozenset({"data"}),
         ),
         ResourceKind(

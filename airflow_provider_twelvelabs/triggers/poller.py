@@ -36,6 +36,7 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsAPIError,
     TwelveLabsAuthenticationError,
     TwelveLabsBadRequestError,
+    TwelveLabsNotFoundError,
     TwelveLabsRateLimitError,
     TwelveLabsServerError,
     TwelveLabsTransportError,
@@ -365,7 +366,7 @@ class ResourcePoller:
             entry.next_check = time.monotonic() + self._safety_delay(entry)
 
     def _list_delay(self) -> float:
-        """How long until the next list pass.
+        """How long until the next list pass (the API's rate budget may stretch it further).
 
         One pass reports on every waiting resource, so the poll policy's interval is shared
         among them: many waiting resources are listed at the policy's quickest pace, a single one
@@ -486,6 +487,8 @@ class ResourcePoller:
         assert source is not None
         if source.mode == "ids":
             await self._list_by_ids()
+        elif source.mode == "active":
+            await self._list_active()
         else:
             await self._list_terminal()
 
@@ -543,6 +546,60 @@ class ResourcePoller:
                     # Not in the list: maybe deleted or not visible yet; ask for it directly.
                     entry.next_check = min(entry.next_check, time.monotonic())
         self._quiet_passes = 0 if found_final else self._quiet_passes + 1
+
+    async def _list_active(self) -> None:
+        """Read every resource still in progress; a waited one missing from it has finished.
+
+        Used where the list filters by status but cannot be sorted by update time (embed v2
+        tasks): the in-progress set is small (what the account is running now), and each
+        resource that left it is then fetched once, for its final state.
+        """
+        source = self.kind.list_source
+        assert source is not None
+        hook, budget = self.connection.hook, self.connection.budget
+        # Only resources registered before the pass started can be judged by their absence.
+        judged = list(self.entries.values())
+        active: set[str] = set()
+        page_no = 1
+        while self.entries:
+            try:
+                page = await self._call(
+                    lambda page_no=page_no: hook.arun(  # type: ignore[misc]
+                        source.call(self.index_id, page_no, []), on_rate_limit=budget.observe
+                    ),
+                    judged,
+                )
+            except _Gone:
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._list_failed(exc, judged)
+                return
+            self.list_calls += 1
+            items = page.data or []
+            for item in items:
+                item_id = getattr(item, "id", None) or ""
+                active.add(item_id)
+                listed = self.entries.get(item_id)
+                if listed is not None:
+                    self._on_listed(listed, item)
+            info = page.page_info
+            if not items or (info and info.total_page is not None and page_no >= info.total_page):
+                break
+            if page_no >= MAX_PAGES_PER_PASS * 5:
+                # Far more in progress than one pass should read: judge nothing this time.
+                self._quiet_passes += 1
+                return
+            page_no += 1
+        now = time.monotonic()
+        finished = 0
+        for entry in judged:
+            if entry.resource_id in self.entries and entry.resource_id not in active:
+                entry.next_check = now
+                finished += 1
+            self._cover(entry)
+        self._quiet_passes = 0 if finished else self._quiet_passes + 1
 
     async def _list_terminal(self) -> None:
         """Read finished resources, most recently updated first, down to the previous pass."""
@@ -615,8 +672,9 @@ class ResourcePoller:
         self._quiet_passes = 0 if found_final or uncovered else self._quiet_passes + 1
 
     def _list_failed(self, exc: Exception, entries: list[_Entry]) -> None:
-        if isinstance(exc, TwelveLabsBadRequestError):
-            # The list does not take our filters (an older API?): poll each resource instead.
+        if isinstance(exc, (TwelveLabsBadRequestError, TwelveLabsNotFoundError)):
+            # The list is not there or does not take our filters (an older API, a proxy, a
+            # deleted index): poll each resource instead, which reports what is really wrong.
             log.warning("TwelveLabs %s list refused (%s); polling one by one", self.kind.label, exc)
             self._disable_list()
             return

@@ -172,12 +172,13 @@ async def test_transient_errors_and_429s_are_ridden_out(
     emulator: RunningEmulator, hook: TwelveLabsHook, fault: set[int]
 ) -> None:
     configure(emulator, fault_rate=0.0)
-    ids = [create(hook, "embed_v2_task", f"v{i}.mp4")[0] for i in range(4)]
+    # Embed v1 tasks are polled one by one: enough calls for the seeded faults to hit some.
+    ids = [create(hook, "embed_v1_task", f"v{i}.mp4")[0] for i in range(4)]
     configure(emulator, fault_rate=0.35)
     clear_log(emulator)
     triggers = [
         TwelveLabsResourceTrigger(
-            kind="embed_v2_task",
+            kind="embed_v1_task",
             resource_id=rid,
             deadline=time.time() + 60,
             max_consecutive_errors=10,
@@ -254,6 +255,33 @@ async def test_many_assets_are_polled_by_id_fifty_per_call(
     assert all(e["path"] == "/v1.3/assets" for e in gets)
     assert max(e["query"].count("asset_ids=") for e in gets) == 50
     assert len(gets) <= 6
+
+
+async def test_many_embedding_tasks_share_the_list_of_processing_tasks(
+    emulator: RunningEmulator, hook: TwelveLabsHook
+) -> None:
+    body = {"input_type": "video", "model_name": "marengo3.0"}
+    tasks = [
+        hook.create_embedding_task(
+            {**body, "video": {"media_source": {"url": f"https://m.example.com/e{i}.mp4"}}}
+        ).id
+        for i in range(40)
+    ]
+    clear_log(emulator)
+    triggers = [
+        TwelveLabsResourceTrigger(kind="embed_v2_task", resource_id=t, deadline=time.time() + 60, **FAST)
+        for t in tasks
+    ]
+    results = await asyncio.gather(*(run_trigger(t) for t in triggers))
+    assert all(events[0]["status"] == "success" and "data" not in events[0]["resource"] for events in results)
+    gets = [e for e in request_log(emulator) if e["method"] == "GET"]
+    lists = [e for e in gets if e["path"] == "/v1.3/embed-v2/tasks"]
+    singles = [e for e in gets if e["path"] != "/v1.3/embed-v2/tasks"]
+    # A task is fetched on its own at most once: when it has left the list of processing tasks
+    # (here the emulator's list itself shows some of them ready, which is taken as final).
+    fetched = [e["path"].rsplit("/", 1)[1] for e in singles]
+    assert len(fetched) == len(set(fetched)) and set(fetched) <= set(tasks)
+    assert all("status=processing" in e["query"] for e in lists) and len(lists) < len(tasks)
 
 
 @pytest.mark.parametrize("emulator_config", [EmulatorConfig(polls_per_step=0, step_seconds=0)])

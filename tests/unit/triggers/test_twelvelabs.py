@@ -137,6 +137,14 @@ def embed_task(status: str, **extra: Any) -> dict[str, Any]:
 
 async def test_success_event_leaves_the_vectors_out(server: RecordingServer) -> None:
     vectors = [{"embedding": [0.1] * 8, "embedding_option": "visual"}]
+    # The shared poller lists the tasks still processing; once the task left that list it is
+    # fetched once, for its final state.
+    server.on(
+        "GET",
+        "embed-v2/tasks",
+        Reply(json={"data": [{"_id": TASK, "status": "processing"}], "page_info": {"total_page": 1}}),
+        Reply(json={"data": [], "page_info": {"total_page": 0}}),
+    )
     server.on(
         "GET",
         f"embed-v2/tasks/{TASK}",
@@ -157,20 +165,22 @@ async def test_success_event_leaves_the_vectors_out(server: RecordingServer) -> 
 
 async def test_failed_event_carries_the_api_reason(server: RecordingServer) -> None:
     reason = "failed to fetch or materialize source media"
+    server.on("GET", "embed-v2/tasks", Reply(json={"data": [], "page_info": {"total_page": 0}}))
     server.on("GET", f"embed-v2/tasks/{TASK}", Reply(json=embed_task("failed", error={"message": reason})))
     (event,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v2_task", resource_id=TASK, **FAST))
     assert event["status"] == "failed" and event["message"] == reason
+    assert [r.api_path for r in server.requests] == ["embed-v2/tasks", f"embed-v2/tasks/{TASK}"]
 
 
 async def test_a_429_is_waited_out_as_the_api_asks(server: RecordingServer) -> None:
     server.on(
         "GET",
-        f"embed-v2/tasks/{TASK}",
+        f"embed/tasks/{TASK}/status",
         Reply(429, json={"code": "too_many_requests", "message": "slow down"}, headers={"Retry-After": "1"}),
         Reply(json=embed_task("ready")),
     )
     (event,) = await events_of(
-        TwelveLabsResourceTrigger(kind="embed_v2_task", resource_id=TASK, max_consecutive_errors=0, **FAST)
+        TwelveLabsResourceTrigger(kind="embed_v1_task", resource_id=TASK, max_consecutive_errors=0, **FAST)
     )
     assert event["status"] == "success"
     first, second = server.requests
@@ -273,3 +283,11 @@ async def test_polls_pace_themselves_by_the_rate_limit_headers(server: Recording
     assert event["status"] == "success"
     first, second = server.requests
     assert second.at - first.at >= 1.0
+
+
+async def test_a_missing_list_endpoint_falls_back_to_polling_each_task(server: RecordingServer) -> None:
+    # No route for GET /embed-v2/tasks: the scripted server answers 404, as a proxy might.
+    server.on("GET", f"embed-v2/tasks/{TASK}", Reply(json=embed_task("ready")))
+    (event,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v2_task", resource_id=TASK, **FAST))
+    assert event["status"] == "success"
+    assert [(r.api_path, r.query) for r in server.requests][-1] == (f"embed-v2/tasks/{TASK}", [])

@@ -72,6 +72,14 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Retries on 429, 408, 5xx and connection errors",
                         "schema": {"type": ["integer", "null"], "default": 5},
                     },
+                    "connect_timeout": {
+                        "label": "Connect timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 10},
+                    },
+                    "retry_base_delay": {
+                        "label": "First wait between retries, doubled each time (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 1},
+                    },
                     "retry_max_wait": {
                         "label": "Longest wait between retries (seconds)",
                         "schema": {"type": ["number", "null"], "default": 60},

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs.exceptions import TwelveLabsNotFoundError
-from airflow_provider_twelvelabs.hooks.multipart import DEFAULT_CONCURRENCY
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
 
 if TYPE_CHECKING:
@@ -111,6 +110,11 @@ def _optional_metadata(value: Any) -> dict[str, Any] | None:
 
 
 def _concurrency(value: Any) -> int:
+    if value is None:
+        # Imported here: the upload engine is not needed to parse a DAG file.
+        from airflow_provider_twelvelabs.hooks.multipart import DEFAULT_CONCURRENCY
+
+        return DEFAULT_CONCURRENCY
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
         raise ValueError(f"concurrency must be an integer from 1 to 64, got {value!r}")
     return value
@@ -164,7 +168,7 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         enable_thumbnail: bool | None = None,
         user_metadata: Mapping[str, Any] | None = None,
         wait_for_ready: bool = True,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
         upload_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -323,7 +327,7 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
     :param wait_for_ready: wait until the asset is ``ready`` (deferrable); else return at once.
     :param file_type: ``video``, ``audio`` or ``image`` for multipart uploads; guessed from the name
         when ``None``.
-    :param concurrency: parallel chunk PUTs of a multipart upload.
+    :param concurrency: parallel chunk PUTs of a multipart upload (default: the engine's, 16).
     :param upload_options: multipart tuning (``max_chunk_attempts``, ``retry_base_delay``,
         ``progress_interval``...), see
         :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader`.
@@ -461,7 +465,7 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
     :param source: the file to upload. (templated)
     :param filename: the asset's file name; the source's own name by default. (templated)
     :param file_type: ``video``, ``audio`` or ``image``.
-    :param concurrency: parallel chunk PUTs (1 to 64).
+    :param concurrency: parallel chunk PUTs (1 to 64; default: the engine's, 16).
     :param enable_hls: ask for an HLS rendition (API default for multipart: false).
     :param enable_thumbnail: ask for a thumbnail (API default for multipart: false).
     :param user_metadata: metadata stored on the asset. (templated)

@@ -199,37 +199,15 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
 
     # -- memory across tries ----------------------------------------------------------------------
 
-    def _store(self, context: Context) -> Any:
-        return context.get("task_state_store") if isinstance(context, Mapping) else None
-
-    def _recall(self, context: Context, key: str) -> Any:
-        """Read what an earlier try of this task stored in the task state store.
-
-        Not XCom: Airflow 3 clears a task's XCom when a new try starts.
-        """
-        store = self._store(context)
-        if store is None:
-            return None
-        try:
-            return store.get(key) or None
-        except Exception:
-            self.log.warning("Could not read the task state store; a retry may upload again")
-            return None
-
     def _remember(self, context: Context, key: str, value: Any, *, xcom: bool = True) -> None:
-        store = self._store(context)
-        if store is not None:
-            try:
-                store.set(key, value)
-            except Exception:
-                self.log.warning("Could not write the task state store; a retry may upload again")
+        self.remember(context, key, value)
         ti = context.get("ti") if isinstance(context, Mapping) else None
         if xcom and ti is not None:
             ti.xcom_push(key=key, value=value)
 
     def _reusable_asset(self, context: Context, filename: str) -> Asset | None:
         """Return the asset an earlier try finished uploading, unless it failed or is gone."""
-        asset_id = self._recall(context, _UPLOADED_ASSET_KEY)
+        asset_id = self.recall(context, _UPLOADED_ASSET_KEY)
         if not isinstance(asset_id, str):
             return None
         try:
@@ -251,7 +229,7 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         """Run (or resume) a multipart upload, keeping its checkpoint where a retry finds it."""
         from airflow_provider_twelvelabs.hooks.multipart import MultipartCheckpoint
 
-        stored = MultipartCheckpoint.from_dict(self._recall(context, MULTIPART_XCOM_KEY))
+        stored = MultipartCheckpoint.from_dict(self.recall(context, MULTIPART_XCOM_KEY))
 
         def keep(checkpoint: MultipartCheckpoint) -> None:
             self._remember(context, MULTIPART_XCOM_KEY, checkpoint.to_dict())
@@ -286,19 +264,8 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         ti = context.get("ti") if isinstance(context, Mapping) else None
         if ti is not None:
             ti.xcom_push(key=ASSET_XCOM_KEY, value=resource)
-        self._forget(context)
+        self.forget(context, _UPLOADED_ASSET_KEY, MULTIPART_XCOM_KEY)
         return resource.get("id")
-
-    def _forget(self, context: Context) -> None:
-        """Drop the retry memory once the task succeeds: a deliberate re-run uploads afresh."""
-        store = self._store(context)
-        if store is None:
-            return
-        for key in (_UPLOADED_ASSET_KEY, MULTIPART_XCOM_KEY):
-            try:
-                store.delete(key)
-            except Exception:
-                self.log.debug("Could not clear %s from the task state store", key)
 
 
 # --------------------------------------------------------------------------- the operators

@@ -215,3 +215,58 @@ class TwelveLabsBaseOperator(BaseOperator):
         ti.xcom_push(key=f"{kind}_id", value=resource_id)
         if index_id:
             ti.xcom_push(key="index_id", value=index_id)
+
+    # ------------------------------------------------------------------ retry memory
+
+    # XCom is cleared when a new try starts, so what one try created (a remote task id, an upload
+    # checkpoint) is kept in Airflow's task state store (Airflow 3.3+), which outlives a try. On
+    # older Airflow there is no store and each try starts afresh.
+
+    @staticmethod
+    def _state_store(context: Context) -> Any:
+        return context.get("task_state_store") if isinstance(context, Mapping) else None
+
+    def recall(self, context: Context, key: str) -> Any:
+        """Return what an earlier try of this task remembered under ``key``, or ``None``.
+
+        :param context: the task context.
+        :param key: the memory's key.
+        """
+        store = self._state_store(context)
+        if store is None:
+            return None
+        try:
+            return store.get(key) or None
+        except Exception:
+            self.log.warning("Could not read the task state store; a retry may start afresh")
+            return None
+
+    def remember(self, context: Context, key: str, value: Any) -> None:
+        """Keep a JSON-native ``value`` where a retry of this task finds it (never a secret).
+
+        :param context: the task context.
+        :param key: the memory's key.
+        :param value: what to remember.
+        """
+        store = self._state_store(context)
+        if store is None:
+            return
+        try:
+            store.set(key, value)
+        except Exception:
+            self.log.warning("Could not write the task state store; a retry may start afresh")
+
+    def forget(self, context: Context, *keys: str) -> None:
+        """Drop the retry memory once the task succeeded, so that a deliberate re-run starts afresh.
+
+        :param context: the task context.
+        :param keys: the keys to drop.
+        """
+        store = self._state_store(context)
+        if store is None:
+            return
+        for key in keys:
+            try:
+                store.delete(key)
+            except Exception:
+                self.log.debug("Could not clear %s from the task state store", key)

@@ -791,27 +791,9 @@ class _RemoteTaskMixin(_EmbeddingOperatorMixin):
 
     task_kind = ""
 
-    def _remembered_id(self, context: Context) -> str | None:
-        # XCom is cleared when a new try starts, so the id lives in the task state store
-        # (Airflow 3.3+), which outlives a try and is cleared when the task succeeds.
-        store = context.get("task_state_store") if isinstance(context, Mapping) else None
-        if store is None:
-            return None
-        try:
-            value = store.get(f"{self.task_kind}_id")
-        except Exception:
-            self.log.warning("Could not read the task state store; a retry may create a new task")
-            return None
-        return value if isinstance(value, str) and value else None
-
-    def _remember(self, context: Context, remote_id: str) -> None:
-        store = context.get("task_state_store") if isinstance(context, Mapping) else None
-        if store is None:
-            return
-        try:
-            store.set(f"{self.task_kind}_id", remote_id)
-        except Exception:
-            self.log.warning("Could not write the task state store; a retry may create a new task")
+    @property
+    def _memory_key(self) -> str:
+        return f"{self.task_kind}_id"
 
     def _reusable(self, remote_id: str) -> Any:
         """Return the remembered task's status resource if it can be resumed, else ``None``."""
@@ -821,7 +803,8 @@ class _RemoteTaskMixin(_EmbeddingOperatorMixin):
         raise NotImplementedError
 
     def _start(self, context: Context) -> Any:
-        remote_id = self._remembered_id(context)
+        remembered = self.recall(context, self._memory_key)
+        remote_id = remembered if isinstance(remembered, str) else None
         resource: Any = None
         if remote_id:
             resource = self._reusable(remote_id)
@@ -835,7 +818,7 @@ class _RemoteTaskMixin(_EmbeddingOperatorMixin):
                 )
         if not remote_id:
             remote_id, resource = self._create()
-            self._remember(context, remote_id)
+            self.remember(context, self._memory_key, remote_id)
         return self.wait_for_resource(context, kind=self.task_kind, resource_id=remote_id, resource=resource)
 
 
@@ -920,7 +903,9 @@ class TwelveLabsCreateEmbeddingTaskOperator(_RemoteTaskMixin, _EmbedV2Mixin):
         task_id = str(resource.get("id") or resource.get("_id"))
         with self.hook.stream_embedding_task_results(task_id) as stream:
             rows = (_v2_row(item) for item in stream)
-            return self._deliver(rows, model=self.model_name, task_id=task_id)
+            result = self._deliver(rows, model=self.model_name, task_id=task_id)
+        self.forget(context, self._memory_key)
+        return result
 
 
 # --------------------------------------------------------------------------- embed v1 video tasks
@@ -1089,4 +1074,6 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_RemoteTaskMixin):
         options = _str_list("embedding_option", self.embedding_option, V1_OPTIONS)
         with self.hook.stream_video_embedding_task_results(task_id, embedding_option=options) as stream:
             rows = (_v1_row(segment) for segment in stream)
-            return self._deliver(rows, model=self.model_name, task_id=task_id)
+            result = self._deliver(rows, model=self.model_name, task_id=task_id)
+        self.forget(context, self._memory_key)
+        return result

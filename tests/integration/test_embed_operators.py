@@ -52,6 +52,9 @@ class StateStore:
     def set(self, key: str, value: Any) -> None:
         self.values[key] = value
 
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
 
 def context(store: StateStore | None = None) -> dict[str, Any]:
     return {"ti": RecordingTI(), "task_state_store": store or StateStore()}
@@ -317,6 +320,13 @@ def test_retry_resumes_the_task_of_the_first_try(emulator, tmp_path):
     )
     assert manifest["task_id"] == first_id
     assert requests_made(emulator, "POST", "/embed-v2/tasks") == 1
+    # Success drops the memory: clearing the task and running it again embeds afresh.
+    assert "embed_v2_task_id" not in store.values
+    again = TwelveLabsCreateEmbeddingTaskOperator(output_path=str(tmp_path / "f.jsonl"), **kwargs).execute(
+        context(store)
+    )
+    assert again["task_id"] != first_id
+    assert requests_made(emulator, "POST", "/embed-v2/tasks") == 2
 
 
 def test_retry_after_a_failed_task_creates_a_new_one(emulator):
@@ -387,11 +397,13 @@ def test_v1_retry_reuses_the_task(emulator, tmp_path):
     kwargs = {"task_id": "v1", "video_url": "https://media.test/old.mp4?duration=60", **FAST}
     with pytest.raises(TwelveLabsError, match="output_path"):
         TwelveLabsCreateVideoEmbeddingTaskOperator(max_xcom_embeddings=1, **kwargs).execute(context(store))
+    first_id = store.values["embed_v1_task_id"]
     out = TwelveLabsCreateVideoEmbeddingTaskOperator(output_path=str(tmp_path / "o.jsonl"), **kwargs).execute(
         context(store)
     )
-    assert out["task_id"] == store.values["embed_v1_task_id"]
+    assert out["task_id"] == first_id
     assert requests_made(emulator, "POST", "/embed/tasks") == 1
+    assert "embed_v1_task_id" not in store.values
 
 
 # --------------------------------------------------------------------------- validation before any request

@@ -511,7 +511,6 @@ class ResourcePoller:
     async def _list_by_ids(self) -> None:
         source = self.kind.list_source
         assert source is not None
-        hook, budget = self.connection.hook, self.connection.budget
         ids = list(self.entries)
         found_final = False
         for start in range(0, len(ids), source.page_limit):
@@ -520,20 +519,11 @@ class ResourcePoller:
                 continue
             entries = [self.entries[i] for i in chunk]
             try:
-                page = await self._call(
-                    lambda chunk=chunk: hook.arun(  # type: ignore[misc]
-                        source.call(self.index_id, 1, chunk), on_rate_limit=budget.observe
-                    ),
-                    entries,
-                )
+                page = await self._list_page(1, chunk, entries)
             except _Gone:
                 continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._list_failed(exc, entries)
+            if page is None:
                 return
-            self.list_calls += 1
             seen = set()
             for item in page.data or []:
                 entry = self.entries.get(getattr(item, "id", None) or "")
@@ -554,29 +544,17 @@ class ResourcePoller:
         tasks): the in-progress set is small (what the account is running now), and each
         resource that left it is then fetched once, for its final state.
         """
-        source = self.kind.list_source
-        assert source is not None
-        hook, budget = self.connection.hook, self.connection.budget
         # Only resources registered before the pass started can be judged by their absence.
         judged = list(self.entries.values())
         active: set[str] = set()
         page_no = 1
         while self.entries:
             try:
-                page = await self._call(
-                    lambda page_no=page_no: hook.arun(  # type: ignore[misc]
-                        source.call(self.index_id, page_no, []), on_rate_limit=budget.observe
-                    ),
-                    judged,
-                )
+                page = await self._list_page(page_no, [], judged)
             except _Gone:
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._list_failed(exc, judged)
+            if page is None:
                 return
-            self.list_calls += 1
             items = page.data or []
             for item in items:
                 item_id = getattr(item, "id", None) or ""
@@ -605,7 +583,6 @@ class ResourcePoller:
         """Read finished resources, most recently updated first, down to the previous pass."""
         source = self.kind.list_source
         assert source is not None
-        hook, budget = self.connection.hook, self.connection.budget
         uncovered = [e for e in self.entries.values() if not e.covered]
         previous_mark = self._watermark
         new_mark = previous_mark
@@ -616,20 +593,11 @@ class ResourcePoller:
         while self.entries:
             entries = list(self.entries.values())
             try:
-                page = await self._call(
-                    lambda page_no=page_no: hook.arun(  # type: ignore[misc]
-                        source.call(self.index_id, page_no, []), on_rate_limit=budget.observe
-                    ),
-                    entries,
-                )
+                page = await self._list_page(page_no, [], entries)
             except _Gone:
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._list_failed(exc, entries)
+            if page is None:
                 return
-            self.list_calls += 1
             items = page.data or []
             info = page.page_info
             if page_no == 1 and uncovered:
@@ -670,6 +638,31 @@ class ResourcePoller:
             self._cover(entry)
         self._watermark = new_mark if new_mark is not None else time.time()
         self._quiet_passes = 0 if found_final or uncovered else self._quiet_passes + 1
+
+    async def _list_page(self, page_no: int, ids: list[str], entries: list[_Entry]) -> Any:
+        """Read one page of the kind's list under the connection's budget.
+
+        :param page_no: the 1-based page.
+        :param ids: the ids to ask about, where the list filters by id; empty otherwise.
+        :param entries: the waits this page reports on.
+        :returns: the page, or ``None`` when the list failed (already handled: the pass stops).
+        :raises _Gone: when nobody waits any more for ``entries``.
+        """
+        source = self.kind.list_source
+        assert source is not None
+        hook, budget = self.connection.hook, self.connection.budget
+        try:
+            page = await self._call(
+                lambda: hook.arun(source.call(self.index_id, page_no, ids), on_rate_limit=budget.observe),
+                entries,
+            )
+        except (_Gone, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            self._list_failed(exc, entries)
+            return None
+        self.list_calls += 1
+        return page
 
     def _list_failed(self, exc: Exception, entries: list[_Entry]) -> None:
         if isinstance(exc, (TwelveLabsBadRequestError, TwelveLabsNotFoundError)):

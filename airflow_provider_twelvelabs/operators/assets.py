@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs.exceptions import TwelveLabsNotFoundError
+from airflow_provider_twelvelabs.operators._validation import optional_bool, optional_metadata
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
 
 if TYPE_CHECKING:
@@ -85,28 +86,6 @@ def _optional_str(name: str, value: Any) -> str | None:
     if len(value.strip()) > 255:
         raise ValueError(f"{name} must be at most 255 characters long, got {len(value.strip())}")
     return value.strip()
-
-
-def _optional_bool(name: str, value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        # Templated values render as strings.
-        return value.strip().lower() == "true"
-    raise ValueError(f"{name} must be a boolean or None, got {value!r}")
-
-
-def _optional_metadata(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise ValueError(
-            f"user_metadata must be a mapping of string keys to values, got {type(value).__name__}"
-        )
-    bad = [key for key in value if not isinstance(key, str)]
-    if bad:
-        raise ValueError(f"user_metadata keys must be strings, got {bad!r}")
-    return dict(value)
 
 
 def _concurrency(value: Any) -> int:
@@ -187,10 +166,10 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
     def _validate_common(self) -> None:
         self.source = _require_source(self.source)
         self.filename = _optional_str("filename", self.filename)
-        self.enable_hls = _optional_bool("enable_hls", self.enable_hls)
-        self.enable_thumbnail = _optional_bool("enable_thumbnail", self.enable_thumbnail)
-        self.user_metadata = _optional_metadata(self.user_metadata)
-        wait = _optional_bool("wait_for_ready", self.wait_for_ready)
+        self.enable_hls = optional_bool("enable_hls", self.enable_hls)
+        self.enable_thumbnail = optional_bool("enable_thumbnail", self.enable_thumbnail)
+        self.user_metadata = optional_metadata("user_metadata", self.user_metadata)
+        wait = optional_bool("wait_for_ready", self.wait_for_ready)
         if wait is None:
             raise ValueError("wait_for_ready must be a boolean, got None")
         self.wait_for_ready = wait

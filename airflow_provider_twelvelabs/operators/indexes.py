@@ -22,6 +22,7 @@ from airflow_provider_twelvelabs.links import (
     TwelveLabsVideoLink,
 )
 from airflow_provider_twelvelabs.models import is_failed
+from airflow_provider_twelvelabs.operators._validation import optional_bool, optional_metadata, require_str
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
 
 if TYPE_CHECKING:
@@ -50,34 +51,6 @@ IfExists = Literal["reuse", "fail"]
 
 
 # --------------------------------------------------------------------------- validation helpers
-
-
-def _require_str(name: str, value: Any) -> str:
-    """Return ``value`` stripped, or raise a ``ValueError`` naming the parameter."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _optional_metadata(name: str, value: Any) -> dict[str, Any] | None:
-    """Return ``value`` as a dict (``None`` allowed), or raise a ``ValueError`` naming the parameter."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be a mapping of string keys to values, got {type(value).__name__}")
-    bad = [key for key in value if not isinstance(key, str)]
-    if bad:
-        raise ValueError(f"{name} keys must be strings, got {bad!r}")
-    return dict(value)
-
-
-def _optional_bool(name: str, value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        # Templated values render as strings.
-        return value.strip().lower() == "true"
-    raise ValueError(f"{name} must be a boolean or None, got {value!r}")
 
 
 def _validate_models(value: Any) -> list[dict[str, Any]]:
@@ -166,7 +139,7 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
 
         :param context: the task context.
         """
-        name = _require_str("index_name", self.index_name)
+        name = require_str("index_name", self.index_name)
         models = _validate_models(self.models)
         addons = self.addons
         if addons is not None and (
@@ -242,7 +215,7 @@ class TwelveLabsDeleteIndexOperator(TwelveLabsBaseOperator):
 
         :param context: the task context.
         """
-        index_id = _require_str("index_id", self.index_id)
+        index_id = require_str("index_id", self.index_id)
         try:
             self.hook.delete_index(index_id)
         except TwelveLabsNotFoundError:
@@ -305,10 +278,10 @@ class TwelveLabsIndexAssetOperator(TwelveLabsBaseOperator):
 
         :param context: the task context.
         """
-        index_id = _require_str("index_id", self.index_id)
-        asset_id = _require_str("asset_id", self.asset_id)
-        enable_video_stream = _optional_bool("enable_video_stream", self.enable_video_stream)
-        user_metadata = _optional_metadata("user_metadata", self.user_metadata)
+        index_id = require_str("index_id", self.index_id)
+        asset_id = require_str("asset_id", self.asset_id)
+        enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
+        user_metadata = optional_metadata("user_metadata", self.user_metadata)
 
         indexed_asset_id, known = self._existing(index_id, asset_id)
         if indexed_asset_id is None:
@@ -451,9 +424,9 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
         """
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
 
-        index_id = _require_str("index_id", self.index_id)
-        enable_video_stream = _optional_bool("enable_video_stream", self.enable_video_stream)
-        user_metadata = _optional_metadata("user_metadata", self.user_metadata)
+        index_id = require_str("index_id", self.index_id)
+        enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
+        user_metadata = optional_metadata("user_metadata", self.user_metadata)
         has_path = self.video_path not in (None, "")
         has_url = self.video_url not in (None, "")
         if has_path == has_url:
@@ -466,7 +439,7 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
             video_file = FilePart("video_file", filename, opener, content_type)
         else:
-            video_url = _require_str("video_url", self.video_url)
+            video_url = require_str("video_url", self.video_url)
             filename = _source_name(video_url)
 
         task_id, video_id, known = self._existing(self.hook, index_id, filename)

@@ -21,6 +21,7 @@ __all__ = [
     "TwelveLabsNotFoundError",
     "TwelveLabsPayloadTooLargeError",
     "TwelveLabsRateLimitError",
+    "TwelveLabsResourceCanceledError",
     "TwelveLabsResourceFailedError",
     "TwelveLabsServerError",
     "TwelveLabsTransportError",
@@ -160,6 +161,21 @@ class TwelveLabsResourceFailedError(TwelveLabsError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.kind, self.resource_id, self.reason))
+
+
+class TwelveLabsResourceCanceledError(TwelveLabsResourceFailedError):
+    """A TwelveLabs resource (an analyze task or batch) ended ``canceled``: by a user, or by this task.
+
+    :param kind: the resource kind.
+    :param resource_id: the resource's id.
+    :param reason: the reason the API gave.
+    """
+
+    def __init__(self, kind: str, resource_id: str, reason: str | None) -> None:
+        super().__init__(kind, resource_id, reason)
+        self.args = (
+            f"TwelveLabs {kind} {resource_id} was canceled: {reason or 'no reason given by the API'}",
+        )
 
 
 class TwelveLabsWaitTimeoutError(TwelveLabsError):

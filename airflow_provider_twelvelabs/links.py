@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
 
+from airflow_provider_twelvelabs import xcom_keys
+
 if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
@@ -29,10 +31,10 @@ __all__ = [
 #: Root of the TwelveLabs Playground, the web app where indexes and videos can be browsed.
 PLAYGROUND_URL = "https://playground.twelvelabs.io"
 
-#: XCom keys the operators push their remote ids under.
-INDEX_ID_XCOM_KEY = "index_id"
-INDEXED_ASSET_ID_XCOM_KEY = "indexed_asset_id"
-VIDEO_ID_XCOM_KEY = "video_id"
+#: XCom keys the links read: the registry's, under the names of earlier releases.
+INDEX_ID_XCOM_KEY = xcom_keys.INDEX_ID
+INDEXED_ASSET_ID_XCOM_KEY = xcom_keys.INDEXED_ASSET_ID
+VIDEO_ID_XCOM_KEY = xcom_keys.VIDEO_ID
 
 
 def index_url(index_id: str) -> str:

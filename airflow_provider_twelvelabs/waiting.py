@@ -17,7 +17,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import (
+    TwelveLabsError,
+    TwelveLabsResourceCanceledError,
     TwelveLabsResourceFailedError,
     TwelveLabsWaitTimeoutError,
 )
@@ -36,6 +39,7 @@ __all__ = [
     "ResourceKind",
     "failure_reason",
     "get_kind",
+    "resolve_event",
     "resource_status",
     "wait_for_resource_sync",
 ]
@@ -185,14 +189,20 @@ class ResourceKind:
     :param needs_index: whether the resource lives in an index (``index_id`` required).
     :param list_source: a list endpoint reporting on many resources per call, if there is one.
     :param event_exclude: fields left out of the resource JSON put in events and XCom (vectors).
+    :param xcom_key: the XCom key its id is pushed under before a wait (see
+        :mod:`~airflow_provider_twelvelabs.xcom_keys`).
+    :param cancel: stops the remote work, where the API can: ``(hook, resource_id, index_id)``.
+        Operators call it on ``on_kill`` and when their wait times out.
     """
 
     name: str
     label: str
     call: Callable[[str, str | None], ApiCall[Any]]
+    xcom_key: str
     needs_index: bool = False
     list_source: ListSource | None = None
     event_exclude: frozenset[str] = frozenset()
+    cancel: Callable[[TwelveLabsHook, str, str | None], Any] | None = None
 
     def get(self, hook: TwelveLabsHook, resource_id: str, index_id: str | None = None) -> Any:
         """Retrieve one resource on the hook's sync client.
@@ -252,6 +262,25 @@ class ResourceKind:
         status = self.status(resource)
         return f"{self.label} ended with status {status!r}" if status else None
 
+    def outcome(self, resource: Any, resource_id: str) -> dict[str, Any] | None:
+        """Return the resource as JSON when it ended well, ``None`` while it is not final.
+
+        The one reading of a final status shared by the operators, the sensors and the trigger
+        events: an unknown status is never success.
+
+        :param resource: a model or a JSON dict of this kind.
+        :param resource_id: the resource id, for the error message.
+        :raises TwelveLabsResourceCanceledError: when the resource was canceled.
+        :raises TwelveLabsResourceFailedError: when it ended in failure, with the API's reason.
+        """
+        if not self.is_terminal(resource):
+            return None
+        if self.is_failed(resource):
+            status = (self.status(resource) or "").lower()
+            error = TwelveLabsResourceCanceledError if status in _CANCELED else TwelveLabsResourceFailedError
+            raise error(self.name, resource_id, self.failure_reason(resource))
+        return self.to_json(resource)
+
     def to_json(self, resource: Any) -> dict[str, Any]:
         """Return the JSON-native dict of a resource for an event or XCom (vectors left out).
 
@@ -282,12 +311,14 @@ def _need_index(index_id: str | None) -> str:
 
 
 _TERMINAL = ["ready", "failed"]
+_CANCELED = frozenset({"canceled", "cancelled"})
 
 KINDS: dict[str, ResourceKind] = {
     kind.name: kind
     for kind in (
         ResourceKind(
             name="asset",
+            xcom_key=xcom_keys.ASSET_ID,
             label="asset",
             call=lambda rid, _: api.get_asset(rid),
             list_source=ListSource(
@@ -297,6 +328,7 @@ KINDS: dict[str, ResourceKind] = {
         ),
         ResourceKind(
             name="indexed_asset",
+            xcom_key=xcom_keys.INDEXED_ASSET_ID,
             label="indexed asset",
             call=lambda rid, index_id: api.get_indexed_asset(_need_index(index_id), rid),
             needs_index=True,
@@ -316,6 +348,7 @@ KINDS: dict[str, ResourceKind] = {
         ),
         ResourceKind(
             name="indexing_task",
+            xcom_key=xcom_keys.INDEXING_TASK_ID,
             label="indexing task",
             call=lambda rid, _: api.get_indexing_task(rid),
             list_source=ListSource(
@@ -332,6 +365,7 @@ KINDS: dict[str, ResourceKind] = {
         ),
         ResourceKind(
             name="embed_v2_task",
+            xcom_key=xcom_keys.EMBED_V2_TASK_ID,
             label="embedding task",
             # ``data`` (the vectors) is null until the task is ready, so polling the task itself
             # downloads them at most once; the poll drops them as they stream in (a four-hour
@@ -349,11 +383,13 @@ KINDS: dict[str, ResourceKind] = {
         ),
         ResourceKind(
             name="embed_v1_task",
+            xcom_key=xcom_keys.EMBED_V1_TASK_ID,
             label="video embedding task",
             call=lambda rid, _: api.get_video_embedding_task_status(rid),
         ),
         ResourceKind(
             name="multipart_upload",
+            xcom_key=xcom_keys.MULTIPART_UPLOAD_ID,
             label="multipart upload",
             call=lambda rid, _: api.get_multipart_upload_status(rid, page=1, page_limit=1),
             event_exclude=frozenset({"uploaded_chunks"}),
@@ -405,7 +441,8 @@ def wait_for_resource_sync(
     :param sleep: the sleep function (tests pass a fake).
     :param clock: the wall clock (tests pass a fake).
     :return: the final resource model (status ``ready`` or ``completed``).
-    :raises TwelveLabsResourceFailedError: when the resource ends ``failed`` (or ``expired``).
+    :raises TwelveLabsResourceFailedError: when the resource ends ``failed`` (or ``expired``;
+        :class:`TwelveLabsResourceCanceledError` when ``canceled``).
     :raises TwelveLabsWaitTimeoutError: when the deadline passes first.
     """
     spec = get_kind(kind)
@@ -423,9 +460,7 @@ def wait_for_resource_sync(
                 "TwelveLabs %s %s is %s (after %.0f s)", spec.label, resource_id, status, clock() - started
             )
             last_status = status
-        if spec.is_terminal(resource):
-            if spec.is_failed(resource):
-                raise TwelveLabsResourceFailedError(kind, resource_id, spec.failure_reason(resource))
+        if spec.outcome(resource, resource_id) is not None:
             return resource
         wait = next(delays)
         if deadline is not None:
@@ -434,3 +469,59 @@ def wait_for_resource_sync(
                 raise TwelveLabsWaitTimeoutError(kind, resource_id, last_status)
             wait = min(wait, left)
         sleep(wait)
+
+
+# --------------------------------------------------------------------------- trigger events
+
+
+def resolve_event(event: Any, *, waiter: str, kind: str | None = None, resource_id: str | None = None) -> Any:
+    """Check a trigger event and return the final resource as JSON, or raise what went wrong.
+
+    The one validator of :class:`~airflow_provider_twelvelabs.triggers.twelvelabs.TwelveLabsResourceTrigger`
+    events, shared by the operators and the sensors. Only a ``success`` event whose resource ended
+    well is success; every other event raises an error that names the remote resource.
+
+    :param event: the event the task resumed with.
+    :param waiter: who resumed (``Task x``, ``Sensor y``), for the message of a missing event.
+    :param kind: the kind the caller waited for, when the event does not say it.
+    :param resource_id: the id the caller waited for, when the event does not say it.
+    :raises TwelveLabsError: on a missing event, an unknown status, an ``error`` event, or a
+        ``success`` event without a final resource.
+    :raises TwelveLabsResourceFailedError: on a ``failed`` event (``TwelveLabsResourceCanceledError``
+        on a ``canceled`` one), with the API's reason.
+    :raises TwelveLabsWaitTimeoutError: on a ``timeout`` event.
+    """
+    if not isinstance(event, Mapping) or "status" not in event:
+        where = f" for TwelveLabs {kind} {resource_id}" if resource_id else ""
+        raise TwelveLabsError(
+            f"{waiter} resumed without a TwelveLabs trigger event{where} (got {event!r}); "
+            "the wait cannot be confirmed."
+        )
+    status = event["status"]
+    kind = str(event.get("kind") or kind or "resource")
+    resource_id = str(event.get("resource_id") or resource_id or "<unknown>")
+    resource = event.get("resource")
+    if status == "success":
+        if not isinstance(resource, Mapping):
+            raise TwelveLabsError(f"The TwelveLabs success event for {kind} {resource_id} has no resource")
+        spec = KINDS.get(kind)
+        if spec is None:
+            raise TwelveLabsError(f"The TwelveLabs success event names an unknown kind {kind!r}")
+        final = spec.outcome(resource, resource_id)
+        if final is None:
+            raise TwelveLabsError(
+                f"The TwelveLabs success event for {kind} {resource_id} carries status "
+                f"{spec.status(resource)!r}, which is not a final status"
+            )
+        return final
+    if status in ("failed", "canceled"):
+        state = resource_status(resource) if isinstance(resource, Mapping) else None
+        canceled = status == "canceled" or (state or "").lower() in _CANCELED
+        error = TwelveLabsResourceCanceledError if canceled else TwelveLabsResourceFailedError
+        raise error(kind, resource_id, event.get("message"))
+    if status == "timeout":
+        raise TwelveLabsWaitTimeoutError(kind, resource_id, event.get("last_status"))
+    if status == "error":
+        message = event.get("message") or "unknown error"
+        raise TwelveLabsError(f"Waiting for TwelveLabs {kind} {resource_id} failed: {message}")
+    raise TwelveLabsError(f"Unknown TwelveLabs trigger event status {status!r} for {kind} {resource_id}")

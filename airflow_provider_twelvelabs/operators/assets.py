@@ -18,9 +18,8 @@ import os
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from airflow_provider_twelvelabs.exceptions import TwelveLabsNotFoundError
 from airflow_provider_twelvelabs.operators._validation import optional_bool, optional_metadata
-from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -135,8 +134,18 @@ def _size_text(n: int) -> str:
 # --------------------------------------------------------------------------- shared machinery
 
 
-class _AssetUploadBase(TwelveLabsBaseOperator):
-    """What both upload operators share: retry memory, the multipart path and the final wait."""
+class _AssetUploadBase(TwelveLabsJobOperator):
+    """What both upload operators share: the asset as the job, the multipart path and the final wait.
+
+    The job's id is the uploaded asset's: kept in the task state store once the upload is complete,
+    so a retry waits for that asset instead of uploading again. A multipart session's checkpoint is
+    kept from its creation on, so a retry of an interrupted upload sends only the missing chunks.
+    """
+
+    job_kind = "asset"
+    external_id_key = _UPLOADED_ASSET_KEY
+    retry_memory_keys = (MULTIPART_XCOM_KEY,)
+    _upload_name: str | None = None
 
     def __init__(
         self,
@@ -176,31 +185,24 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         self.concurrency = _concurrency(self.concurrency)
         self.upload_options = _upload_options(self.upload_options)
 
-    # -- memory across tries ----------------------------------------------------------------------
+    # -- the job model ---------------------------------------------------------------------------
 
-    def _remember(self, context: Context, key: str, value: Any, *, xcom: bool = True) -> None:
+    def is_reusable(self, resource: Any) -> bool:
+        """Whether the asset an earlier try uploaded is the file this try uploads.
+
+        :param resource: the remembered asset.
+        """
+        filename = getattr(resource, "filename", None)
+        if self._upload_name and filename and filename != self._upload_name:
+            self.log.info(
+                "Asset %s from an earlier try is %s, not %s", resource.id, filename, self._upload_name
+            )
+            return False
+        return True
+
+    def _remember(self, context: Context, key: str, value: Any) -> None:
         self.remember(context, key, value)
-        ti = context.get("ti") if isinstance(context, Mapping) else None
-        if xcom and ti is not None:
-            ti.xcom_push(key=key, value=value)
-
-    def _reusable_asset(self, context: Context, filename: str) -> Asset | None:
-        """Return the asset an earlier try finished uploading, unless it failed or is gone."""
-        asset_id = self.recall(context, _UPLOADED_ASSET_KEY)
-        if not isinstance(asset_id, str):
-            return None
-        try:
-            asset = self.hook.get_asset(asset_id)
-        except TwelveLabsNotFoundError:
-            self.log.warning("Asset %s from an earlier try no longer exists; uploading again", asset_id)
-            return None
-        if asset.status == "failed":
-            self.log.warning("Asset %s from an earlier try failed; uploading again", asset_id)
-            return None
-        if asset.filename and asset.filename != filename:
-            return None
-        self.log.info("Reusing asset %s uploaded by an earlier try (status %s)", asset.id, asset.status)
-        return asset
+        push_xcom(context, **{key: value})
 
     # -- upload paths -----------------------------------------------------------------------------
 
@@ -226,13 +228,6 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
             **(self.upload_options or {}),
         )
 
-    def _finish(self, context: Context, asset: Asset) -> Any:
-        """Remember the uploaded asset, then wait for ``ready`` (or not) and return its id."""
-        self._remember(context, _UPLOADED_ASSET_KEY, asset.id, xcom=False)
-        if not self.wait_for_ready:
-            return self.on_resource_ready(context, "asset", asset.to_json_dict())
-        return self.wait_for_resource(context, kind="asset", resource_id=asset.id, resource=asset)
-
     def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
         """Push the asset as JSON under the ``asset`` key and return its id.
 
@@ -240,10 +235,7 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         :param kind: ``asset``.
         :param resource: the asset as a JSON-native dict.
         """
-        ti = context.get("ti") if isinstance(context, Mapping) else None
-        if ti is not None:
-            ti.xcom_push(key=ASSET_XCOM_KEY, value=resource)
-        self.forget(context, _UPLOADED_ASSET_KEY, MULTIPART_XCOM_KEY)
+        push_xcom(context, **{ASSET_XCOM_KEY: resource})
         return resource.get("id")
 
 
@@ -311,18 +303,51 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         if self.method == "url" and not _is_http_url(self.source):
             raise ValueError(f"with method='url', source must be an http(s) URL, got {self.source!r}")
 
-    def execute(self, context: Context) -> Any:
-        """Upload the file (or have the URL fetched), then wait for the asset.
+    def prepare_job(self, context: Context) -> None:
+        """Validate the rendered parameters and choose the upload path (no call to TwelveLabs).
 
         :param context: the task context.
         """
         self._validate()
         if self.method == "url":
-            return self._execute_url(context)
-        return self._execute_direct(context)
+            self._plan_url()
+        else:
+            self._plan_direct()
 
-    def _execute_direct(self, context: Context) -> Any:
+    def create_job(self, context: Context) -> Any:
+        """Upload the file (or have the URL fetched); return the asset.
+
+        :param context: the task context.
+        """
+        name = self._upload_name
+        if self._path == "multipart":
+            assert name is not None  # checked by the plan
+            source = str(self.source) if self.method == "url" else self.source
+            return self._multipart(context, source, name, self.file_type or _guess_file_type(name))
+        if self._path == "url":
+            return self.hook.create_asset(
+                method="url",
+                url=str(self.source),
+                filename=self.filename,
+                enable_hls=self.enable_hls,
+                enable_thumbnail=self.enable_thumbnail,
+                user_metadata=self.user_metadata,
+            )
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
+
+        assert name is not None  # checked by the plan
+        source = self.source
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return self.hook.create_asset(
+            method="direct",
+            file=FilePart("file", name, lambda: _open_binary(source), content_type),
+            filename=name,
+            enable_hls=self.enable_hls,
+            enable_thumbnail=self.enable_thumbnail,
+            user_metadata=self.user_metadata,
+        )
+
+    def _plan_direct(self) -> None:
         from airflow_provider_twelvelabs.hooks.multipart import open_source
 
         src = open_source(self.source)
@@ -343,26 +368,12 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
                 f"{_size_text(self.max_direct_upload_bytes)}. Use TwelveLabsMultipartUploadOperator, or "
                 "multipart='auto' to switch to a multipart upload above the limit."
             )
-        asset = self._reusable_asset(context, name)
-        if asset is None:
-            if use_multipart:
-                self.log.info("Uploading %s (%s) with a multipart upload", description, _size_text(size))
-                asset = self._multipart(context, self.source, name, self.file_type or _guess_file_type(name))
-            else:
-                self.log.info("Uploading %s (%s) directly", description, _size_text(size))
-                source = self.source
-                content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-                asset = self.hook.create_asset(
-                    method="direct",
-                    file=FilePart("file", name, lambda: _open_binary(source), content_type),
-                    filename=name,
-                    enable_hls=self.enable_hls,
-                    enable_thumbnail=self.enable_thumbnail,
-                    user_metadata=self.user_metadata,
-                )
-        return self._finish(context, asset)
+        how = "a multipart upload" if use_multipart else "directly"
+        self.log.info("Uploading %s (%s) %s", description, _size_text(size), how)
+        self._path = "multipart" if use_multipart else "direct"
+        self._upload_name = name
 
-    def _execute_url(self, context: Context) -> Any:
+    def _plan_url(self) -> None:
         from airflow_provider_twelvelabs.hooks.multipart import remote_size
 
         url = str(self.source)
@@ -376,24 +387,10 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
                 f"{_size_text(self.max_url_upload_bytes)}. Use TwelveLabsMultipartUploadOperator, or "
                 "multipart='auto' to switch to a multipart upload above the limit."
             )
-        if use_multipart:
-            if not name:
-                raise ValueError(f"Cannot derive a file name from {url!r}: set filename")
-            asset = self._reusable_asset(context, name)
-            if asset is None:
-                asset = self._multipart(context, url, name, self.file_type or _guess_file_type(name))
-            return self._finish(context, asset)
-        asset = self._reusable_asset(context, name) if name else None
-        if asset is None:
-            asset = self.hook.create_asset(
-                method="url",
-                url=url,
-                filename=self.filename,
-                enable_hls=self.enable_hls,
-                enable_thumbnail=self.enable_thumbnail,
-                user_metadata=self.user_metadata,
-            )
-        return self._finish(context, asset)
+        if use_multipart and not name:
+            raise ValueError(f"Cannot derive a file name from {url!r}: set filename")
+        self._path = "multipart" if use_multipart else "url"
+        self._upload_name = name
 
 
 class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
@@ -427,8 +424,8 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         super().__init__(source=source, **kwargs)
         self.file_type = file_type
 
-    def execute(self, context: Context) -> Any:
-        """Upload (or resume uploading) the file, then wait for the asset.
+    def prepare_job(self, context: Context) -> None:
+        """Validate the rendered parameters and read the source's size and name.
 
         :param context: the task context.
         """
@@ -445,10 +442,15 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
             raise ValueError(f"source {description} is empty: there is nothing to upload")
         if not name:
             raise ValueError(f"Cannot derive a file name from source {description!r}: set filename")
-        asset = self._reusable_asset(context, name)
-        if asset is None:
-            asset = self._multipart(context, self.source, name, self.file_type)
-        return self._finish(context, asset)
+        self._upload_name = name
+
+    def create_job(self, context: Context) -> Any:
+        """Run (or resume) the multipart upload; return the asset.
+
+        :param context: the task context.
+        """
+        assert self._upload_name is not None  # set by prepare_job
+        return self._multipart(context, self.source, self._upload_name, self.file_type)
 
 
 def _open_binary(source: Any) -> IO[bytes]:

@@ -1,4 +1,15 @@
-"""The base of every TwelveLabs operator: the hook, and one way to wait for a remote resource."""
+"""The bases of the TwelveLabs operators: the hook, one way to wait, and one job model.
+
+* :class:`TwelveLabsBaseOperator`: a cached hook and the wait for a remote resource (deferred to
+  the trigger, or polled on the worker with the same poll policy), with the one validator of
+  trigger events (:func:`~airflow_provider_twelvelabs.waiting.resolve_event`).
+* :class:`TwelveLabsJobOperator`: every operator that creates remote work and waits for it
+  (uploads, indexing, embedding tasks, analyze tasks and batches). It follows Airflow's
+  ``ResumableJobMixin`` contract (through common-compat, which carries a stand-in to Airflow
+  versions before 3.3): the remote id is kept in the task state store before the wait, a retry
+  reconnects to it, a finished job's result is returned without submitting again, and only a
+  failed job is submitted afresh.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +17,25 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import BaseOperator, conf
+from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin, conf
 
+from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsError,
-    TwelveLabsResourceFailedError,
+    TwelveLabsNotFoundError,
     TwelveLabsWaitTimeoutError,
 )
-from airflow_provider_twelvelabs.waiting import PollPolicy, get_kind, wait_for_resource_sync
+from airflow_provider_twelvelabs.models import is_failed, is_terminal
+from airflow_provider_twelvelabs.waiting import (
+    PollPolicy,
+    ResourceKind,
+    get_kind,
+    resolve_event,
+    resource_status,
+    wait_for_resource_sync,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -23,10 +43,15 @@ if TYPE_CHECKING:
     from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
     from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 
-__all__ = ["DEFAULT_WAIT_TIMEOUT", "TwelveLabsBaseOperator"]
+__all__ = ["DEFAULT_WAIT_TIMEOUT", "TwelveLabsBaseOperator", "TwelveLabsJobOperator", "make_trigger"]
 
 #: How long an operator waits for a resource by default: indexing long videos takes a while.
 DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
+
+# Statuses get_job_status reports for a remembered job that cannot be reconnected to.
+_GONE = "not_found"
+_NOT_REUSABLE = "not_reusable"
+_UNSET: Any = object()
 
 
 def _seconds(value: float | timedelta | None, name: str) -> float | None:
@@ -36,6 +61,52 @@ def _seconds(value: float | timedelta | None, name: str) -> float | None:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
         raise ValueError(f"{name} must be a positive number of seconds or a timedelta, got {value!r}")
     return float(seconds)
+
+
+def make_trigger(
+    kind: str,
+    resource_id: str,
+    index_id: str | None,
+    *,
+    twelvelabs_conn_id: str,
+    deadline: float | None,
+    policy: PollPolicy,
+) -> TwelveLabsResourceTrigger:
+    """Return the trigger an operator or a sensor defers to: ids, a deadline and the poll policy only.
+
+    :param kind: the resource kind.
+    :param resource_id: the resource id.
+    :param index_id: the index, for indexed assets.
+    :param twelvelabs_conn_id: the TwelveLabs connection id (looked up in the triggerer).
+    :param deadline: absolute epoch seconds, or ``None`` for no deadline.
+    :param policy: the poll schedule.
+    """
+    from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
+
+    return TwelveLabsResourceTrigger(
+        kind=kind,
+        resource_id=resource_id,
+        index_id=index_id,
+        twelvelabs_conn_id=twelvelabs_conn_id,
+        deadline=deadline,
+        poll_interval=policy.interval,
+        poll_backoff=policy.backoff,
+        poll_max_interval=policy.max_interval,
+    )
+
+
+def push_xcom(context: Context, **values: Any) -> None:
+    """Push ``values`` to XCom under their keys, when the context has a task instance.
+
+    :param context: the task context.
+    :param values: XCom key to JSON-native value; ``None`` values are skipped.
+    """
+    ti = context.get("ti") if isinstance(context, Mapping) else None
+    if ti is None:
+        return
+    for key, value in values.items():
+        if value is not None:
+            ti.xcom_push(key=key, value=value)
 
 
 class TwelveLabsBaseOperator(BaseOperator):
@@ -101,9 +172,9 @@ class TwelveLabsBaseOperator(BaseOperator):
     ) -> Any:
         """Wait until a resource is terminal, then return :meth:`on_resource_ready`'s value.
 
-        The ids go to XCom first (keys ``<kind>_id`` and ``index_id``), so links and downstream
-        tasks can use them while the task is deferred. When ``resource`` is already terminal, no
-        poll and no deferral happen.
+        The ids go to XCom first (the kind's key, and ``index_id``), so links and downstream tasks
+        can use them while the task is deferred. When ``resource`` is already terminal, no poll and
+        no deferral happen.
 
         :param context: the task context.
         :param kind: the resource kind: ``asset``, ``indexed_asset``, ``indexing_task``,
@@ -117,50 +188,37 @@ class TwelveLabsBaseOperator(BaseOperator):
         """
         spec = get_kind(kind)
         spec.validate(resource_id, index_id)
-        self._push_ids(context, kind, resource_id, index_id)
-        if resource is not None and spec.is_terminal(resource):
-            if spec.is_failed(resource):
-                raise TwelveLabsResourceFailedError(kind, resource_id, spec.failure_reason(resource))
-            return self.on_resource_ready(context, kind, spec.to_json(resource))
+        self.push_ids(context, spec, resource_id, index_id)
+        final = spec.outcome(resource, resource_id) if resource is not None else None
+        if final is not None:
+            return self.resource_ready(context, kind, final)
         deadline = time.time() + self.wait_timeout if self.wait_timeout else None
         if self.deferrable:
             self.defer(
-                trigger=self.build_trigger(kind, resource_id, index_id, deadline),
+                trigger=make_trigger(
+                    kind,
+                    resource_id,
+                    index_id,
+                    twelvelabs_conn_id=self.twelvelabs_conn_id,
+                    deadline=deadline,
+                    policy=self.poll_policy,
+                ),
                 method_name="execute_complete",
             )
-        final = wait_for_resource_sync(
-            self.hook,
-            kind,
-            resource_id,
-            index_id,
-            deadline=deadline,
-            policy=self.poll_policy,
-            logger=self.log,
-        )
-        return self.on_resource_ready(context, kind, spec.to_json(final))
-
-    def build_trigger(
-        self, kind: str, resource_id: str, index_id: str | None, deadline: float | None
-    ) -> TwelveLabsResourceTrigger:
-        """Return the trigger this operator defers to.
-
-        :param kind: the resource kind.
-        :param resource_id: the resource id.
-        :param index_id: the index, for indexed assets.
-        :param deadline: absolute epoch seconds, or ``None`` for no deadline.
-        """
-        from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
-
-        return TwelveLabsResourceTrigger(
-            kind=kind,
-            resource_id=resource_id,
-            index_id=index_id,
-            twelvelabs_conn_id=self.twelvelabs_conn_id,
-            deadline=deadline,
-            poll_interval=self.poll_policy.interval,
-            poll_backoff=self.poll_policy.backoff,
-            poll_max_interval=self.poll_policy.max_interval,
-        )
+        try:
+            done = wait_for_resource_sync(
+                self.hook,
+                kind,
+                resource_id,
+                index_id,
+                deadline=deadline,
+                policy=self.poll_policy,
+                logger=self.log,
+            )
+        except TwelveLabsWaitTimeoutError:
+            self.on_wait_timeout(kind, resource_id, index_id)
+            raise
+        return self.resource_ready(context, kind, spec.to_json(done))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: check its event and finish the task.
@@ -168,32 +226,27 @@ class TwelveLabsBaseOperator(BaseOperator):
         :param context: the task context.
         :param event: the trigger's event.
         :raises TwelveLabsError: on a missing or unknown event, or an ``error`` event.
-        :raises TwelveLabsResourceFailedError: on a ``failed`` event, with the API's reason.
+        :raises TwelveLabsResourceFailedError: on a ``failed`` or ``canceled`` event, with the
+            API's reason.
         :raises TwelveLabsWaitTimeoutError: on a ``timeout`` event, naming the resource.
         """
-        if not isinstance(event, Mapping) or "status" not in event:
-            raise TwelveLabsError(
-                f"Task {self.task_id} resumed without a TwelveLabs trigger event (got {event!r}); "
-                "the wait cannot be confirmed."
-            )
-        status = event["status"]
-        kind = str(event.get("kind") or "resource")
-        resource_id = str(event.get("resource_id") or "<unknown>")
-        if status == "success":
-            resource = event.get("resource")
-            if not isinstance(resource, Mapping):
-                raise TwelveLabsError(
-                    f"The TwelveLabs success event for {kind} {resource_id} has no resource"
-                )
-            return self.on_resource_ready(context, kind, dict(resource))
-        if status == "failed":
-            raise TwelveLabsResourceFailedError(kind, resource_id, event.get("message"))
-        if status == "timeout":
-            raise TwelveLabsWaitTimeoutError(kind, resource_id, event.get("last_status"))
-        if status == "error":
-            message = event.get("message") or "unknown error"
-            raise TwelveLabsError(f"Waiting for TwelveLabs {kind} {resource_id} failed: {message}")
-        raise TwelveLabsError(f"Unknown TwelveLabs trigger event status {status!r} for {kind} {resource_id}")
+        try:
+            resource = resolve_event(event, waiter=f"Task {self.task_id}")
+        except TwelveLabsWaitTimeoutError as timeout:
+            index_id = event.get("index_id") if isinstance(event, Mapping) else None
+            self.on_wait_timeout(timeout.kind, timeout.resource_id, index_id)
+            raise
+        assert isinstance(event, Mapping)  # resolve_event raised otherwise
+        return self.resource_ready(context, str(event.get("kind")), resource)
+
+    def resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
+        """Finish the task with the final resource: :meth:`on_resource_ready`'s value.
+
+        :param context: the task context.
+        :param kind: the resource kind that became ready.
+        :param resource: the final resource as a JSON-native dict.
+        """
+        return self.on_resource_ready(context, kind, resource)
 
     def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
         """Finish the task once the waited resource is ready; the return value is the task's result.
@@ -208,56 +261,276 @@ class TwelveLabsBaseOperator(BaseOperator):
         """
         return resource
 
-    def _push_ids(self, context: Context, kind: str, resource_id: str, index_id: str | None) -> None:
-        ti = context.get("ti") if isinstance(context, Mapping) else None
-        if ti is None:
-            return
-        ti.xcom_push(key=f"{kind}_id", value=resource_id)
-        if index_id:
-            ti.xcom_push(key="index_id", value=index_id)
+    def on_wait_timeout(self, kind: str, resource_id: str, index_id: str | None) -> None:
+        """Called when a wait times out, before the timeout error is raised; nothing by default.
 
-    # ------------------------------------------------------------------ retry memory
+        :param kind: the resource kind.
+        :param resource_id: the resource id.
+        :param index_id: the index, for indexed assets.
+        """
 
-    # XCom is cleared when a new try starts, so what one try created (a remote task id, an upload
-    # checkpoint) is kept in Airflow's task state store (Airflow 3.3+), which outlives a try. On
-    # older Airflow there is no store and each try starts afresh.
+    def push_ids(self, context: Context, spec: ResourceKind, resource_id: str, index_id: str | None) -> None:
+        """Push a resource's id (under its kind's key) and its index id to XCom.
+
+        :param context: the task context.
+        :param spec: the resource kind.
+        :param resource_id: the resource id.
+        :param index_id: the index id, if the resource lives in one.
+        """
+        push_xcom(context, **{spec.xcom_key: resource_id, xcom_keys.INDEX_ID: index_id or None})
+
+
+class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
+    """Base of every operator that creates remote work on TwelveLabs and waits for it.
+
+    A job kind gives a ``job_kind`` (a :data:`~airflow_provider_twelvelabs.waiting.KINDS` entry),
+    an ``external_id_key`` (its key in the task state store; never rename it on a deployed
+    operator), and implements :meth:`prepare_job` (validate the rendered parameters, build the
+    request: no HTTP call), :meth:`create_job` and :meth:`on_resource_ready`; optionally
+    :meth:`find_job` (a remote lookup that prevents a duplicate even without the task state store),
+    :meth:`job_index_id`, :meth:`is_reusable` and :meth:`job_xcom`.
+
+    ``execute`` then runs Airflow's resumable-job flow: on Airflow 3.3+ the remote id is stored in
+    the task state store right after the create call and before the wait; a retry (also after a
+    killed worker) reconnects to an active job, returns a finished job's result without creating
+    anything, and creates a new job only when the last one failed, was canceled or is gone. Below
+    Airflow 3.3 every try submits (after :meth:`find_job`). The ids are pushed to XCom before the
+    wait, which defers or polls as :class:`TwelveLabsBaseOperator` does. ``on_kill`` and a wait
+    timeout cancel the remote job where the API can cancel it. The memory is dropped once the task
+    succeeded, so a deliberate re-run starts afresh.
+    """
+
+    #: The waited resource kind (a key of :data:`~airflow_provider_twelvelabs.waiting.KINDS`).
+    job_kind: ClassVar[str] = ""
+    #: Other task-state keys the operator writes (checkpoints), dropped with the job's id on success.
+    retry_memory_keys: ClassVar[tuple[str, ...]] = ()
+    #: Whether to wait for the job to finish (a subclass may make it a parameter).
+    wait_for_ready: bool = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._job_id: str | None = None
+        self._job_resource: Any = None
+        self._job_result: Any = _UNSET
+
+    @property
+    def job_spec(self) -> ResourceKind:
+        """The description of the waited resource kind."""
+        return get_kind(self.job_kind)
+
+    def execute(self, context: Context) -> Any:
+        """Validate the rendered parameters, then submit (or reconnect to) the job and finish it.
+
+        :param context: the task context.
+        """
+        self._job_id, self._job_resource, self._job_result = None, None, _UNSET
+        self.prepare_job(context)
+        return self.execute_resumable(context)
+
+    # ------------------------------------------------------------------ what a job kind provides
+
+    def prepare_job(self, context: Context) -> None:
+        """Validate the rendered parameters and build the request; no HTTP call to TwelveLabs.
+
+        :param context: the task context.
+        """
+
+    def find_job(self, context: Context) -> Any:
+        """Return a usable job that already exists remotely for this request, or ``None``.
+
+        :param context: the task context.
+        """
+        return None
+
+    def create_job(self, context: Context) -> Any:
+        """Create the remote job and return it (a model or a JSON dict with ``id`` and ``status``).
+
+        :param context: the task context.
+        """
+        raise NotImplementedError
+
+    def job_index_id(self) -> str | None:
+        """The index the job lives in, for kinds that live in one."""
+        return None
+
+    def is_reusable(self, resource: Any) -> bool:
+        """Whether a remembered job (not failed) may serve this try; ``True`` by default.
+
+        :param resource: the remembered job as the API returned it.
+        """
+        return True
+
+    def job_xcom(self, resource: Any) -> dict[str, Any]:
+        """Extra XCom values pushed with the job's id before the wait; none by default.
+
+        :param resource: the job as last seen.
+        """
+        return {}
+
+    # ------------------------------------------------------------------ ResumableJobMixin contract
+
+    def submit_job(self, context: Context) -> str:
+        """Find a usable job or create one; return its id (kept in the task state store).
+
+        :param context: the task context.
+        """
+        resource = self.find_job(context)
+        if resource is None:
+            resource = self.create_job(context)
+        self._job_resource = resource
+        job_id = _resource_id(resource)
+        if not job_id:
+            raise TwelveLabsError(f"TwelveLabs returned a {self.job_spec.label} without an id: {resource!r}")
+        self._job_id = job_id
+        return job_id
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """Read the remembered job's status (``not_found`` when the API no longer has it).
+
+        :param external_id: the remembered job id.
+        :param context: the task context.
+        """
+        job_id = str(external_id)
+        try:
+            resource = self.job_spec.get(self.hook, job_id, self.job_index_id())
+        except TwelveLabsNotFoundError:
+            self.log.info("The %s %s of an earlier try no longer exists", self.job_spec.label, job_id)
+            return _GONE
+        if not is_failed(resource_status(resource)) and not self.is_reusable(resource):
+            return _NOT_REUSABLE
+        self._job_id, self._job_resource = job_id, resource
+        return resource_status(resource) or "unknown"
+
+    def is_job_active(self, status: str) -> bool:
+        """Whether a job in ``status`` is still working (an unknown status counts as working).
+
+        :param status: the job's status.
+        """
+        return status not in (_GONE, _NOT_REUSABLE) and not is_terminal(status)
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """Whether a job in ``status`` finished well.
+
+        :param status: the job's status.
+        """
+        return is_terminal(status) and not is_failed(status)
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
+        """Push the ids, then wait for the job (deferring or polling) and finish the task.
+
+        Returns the task's result, since a reconnecting retry returns what this returns.
+
+        :param external_id: the job id.
+        :param context: the task context.
+        """
+        job_id = str(external_id)
+        self._job_id = job_id
+        spec = self.job_spec
+        push_xcom(context, **self.job_xcom(self._job_resource))
+        if not self.wait_for_ready:
+            self.push_ids(context, spec, job_id, self.job_index_id())
+            resource = self._job_resource
+            data = spec.to_json(resource) if resource is not None else {"id": job_id}
+            self._job_result = self.resource_ready(context, spec.name, data)
+        else:
+            self._job_result = self.wait_for_resource(
+                context,
+                kind=spec.name,
+                resource_id=job_id,
+                index_id=self.job_index_id(),
+                resource=self._job_resource,
+            )
+        return self._job_result
+
+    def get_job_result(self, external_id: Any, context: Context) -> Any:
+        """Return the task's result, computed by the wait or from the finished job just read.
+
+        For a job an earlier try saw finish, nothing is created and nothing is waited for.
+
+        :param external_id: the job id.
+        :param context: the task context.
+        """
+        if self._job_result is not _UNSET:
+            return self._job_result
+        self.log.info(
+            "The %s %s of an earlier try has finished: using its result", self.job_spec.label, external_id
+        )
+        return self.poll_until_complete(external_id, context)
+
+    # ------------------------------------------------------------------ finishing, cancelling
+
+    def resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
+        """Finish the task, then drop the retry memory so that a deliberate re-run starts afresh.
+
+        :param context: the task context.
+        :param kind: the resource kind that became ready.
+        :param resource: the final resource as a JSON-native dict.
+        """
+        result = self.on_resource_ready(context, kind, resource)
+        self.forget(context, self.external_id_key, *self.retry_memory_keys)
+        return result
+
+    def on_kill(self) -> None:
+        """Cancel the remote job, where the API can cancel it (best effort)."""
+        if self._job_id:
+            self.cancel_job(self._job_id, "the task was killed")
+
+    def on_wait_timeout(self, kind: str, resource_id: str, index_id: str | None) -> None:
+        """Cancel the remote job whose wait timed out, where the API can cancel it.
+
+        :param kind: the resource kind.
+        :param resource_id: the resource id.
+        :param index_id: the index, for indexed assets.
+        """
+        if kind == self.job_kind:
+            self.cancel_job(resource_id, "its wait timed out")
+
+    def cancel_job(self, job_id: str, why: str) -> bool:
+        """Cancel a remote job of this operator's kind; ``False`` when the API has no cancel call.
+
+        :param job_id: the job id.
+        :param why: why, for the log.
+        """
+        spec = self.job_spec
+        if spec.cancel is None:
+            self.log.info("The %s %s keeps running: the API cannot cancel it", spec.label, job_id)
+            return False
+        try:
+            spec.cancel(self.hook, job_id, self.job_index_id())
+        except TwelveLabsError as exc:
+            self.log.warning("Could not cancel %s %s (%s): %s", spec.label, job_id, why, exc)
+            return False
+        self.log.info("Canceled %s %s: %s", spec.label, job_id, why)
+        return True
+
+    # ------------------------------------------------------------------ task state store
 
     @staticmethod
     def _state_store(context: Context) -> Any:
         return context.get("task_state_store") if isinstance(context, Mapping) else None
 
     def recall(self, context: Context, key: str) -> Any:
-        """Return what an earlier try of this task remembered under ``key``, or ``None``.
+        """Return what an earlier try of this task kept under ``key`` (a checkpoint), or ``None``.
 
         :param context: the task context.
         :param key: the memory's key.
         """
         store = self._state_store(context)
-        if store is None:
-            return None
-        try:
-            return store.get(key) or None
-        except Exception:
-            self.log.warning("Could not read the task state store; a retry may start afresh")
-            return None
+        return None if store is None else store.get(key) or None
 
     def remember(self, context: Context, key: str, value: Any) -> None:
         """Keep a JSON-native ``value`` where a retry of this task finds it (never a secret).
 
         :param context: the task context.
-        :param key: the memory's key.
+        :param key: the memory's key (list it in ``retry_memory_keys``).
         :param value: what to remember.
         """
         store = self._state_store(context)
-        if store is None:
-            return
-        try:
+        if store is not None:
             store.set(key, value)
-        except Exception:
-            self.log.warning("Could not write the task state store; a retry may start afresh")
 
     def forget(self, context: Context, *keys: str) -> None:
-        """Drop the retry memory once the task succeeded, so that a deliberate re-run starts afresh.
+        """Drop retry memory (best effort: a failure here must not fail a finished task).
 
         :param context: the task context.
         :param keys: the keys to drop.
@@ -270,3 +543,11 @@ class TwelveLabsBaseOperator(BaseOperator):
                 store.delete(key)
             except Exception:
                 self.log.debug("Could not clear %s from the task state store", key)
+
+
+def _resource_id(resource: Any) -> str | None:
+    if isinstance(resource, Mapping):
+        value = resource.get("id") or resource.get("_id")
+    else:
+        value = getattr(resource, "id", None)
+    return str(value) if value else None

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_twelvelabs.exceptions import TwelveLabsError, TwelveLabsNotFoundError
-from airflow_provider_twelvelabs.models import is_failed
-from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+from airflow_provider_twelvelabs import xcom_keys
+from airflow_provider_twelvelabs.exceptions import TwelveLabsError
+from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -786,43 +786,37 @@ class TwelveLabsEmbedOperator(_EmbedV2Mixin):
 # --------------------------------------------------------------------------- retry-safe tasks
 
 
-class _RemoteTaskMixin(_EmbeddingOperatorMixin):
-    """Remembers the remote task id across Airflow retries, in Airflow's task state store."""
+class _EmbeddingTaskMixin(TwelveLabsJobOperator):
+    """The embedding task kinds' part of the job model: the task id is the job's id."""
 
-    task_kind = ""
+    def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
+        """Read the ready task's embeddings as a stream and deliver them.
 
-    @property
-    def _memory_key(self) -> str:
-        return f"{self.task_kind}_id"
+        :param context: the task context.
+        :param kind: the task kind.
+        :param resource: the task as JSON (without vectors).
+        """
+        task_id = str(resource.get("id") or resource.get("_id"))
+        with self.open_results(task_id) as stream:
+            return self.deliver_results(stream, task_id)
 
-    def _reusable(self, remote_id: str) -> Any:
-        """Return the remembered task's status resource if it can be resumed, else ``None``."""
+    def open_results(self, task_id: str) -> Any:
+        """Open the ready task's results as a stream of items.
+
+        :param task_id: the task id.
+        """
         raise NotImplementedError
 
-    def _create(self) -> tuple[str, Any]:
+    def deliver_results(self, items: Any, task_id: str) -> Any:
+        """Write the streamed items and return the manifest (or the rows, without an output path).
+
+        :param items: the streamed result items.
+        :param task_id: the task id.
+        """
         raise NotImplementedError
 
-    def _start(self, context: Context) -> Any:
-        remembered = self.recall(context, self._memory_key)
-        remote_id = remembered if isinstance(remembered, str) else None
-        resource: Any = None
-        if remote_id:
-            resource = self._reusable(remote_id)
-            if resource is None:
-                remote_id = None
-            else:
-                self.log.info(
-                    "Resuming %s %s from an earlier try instead of creating a new one",
-                    self.task_kind,
-                    remote_id,
-                )
-        if not remote_id:
-            remote_id, resource = self._create()
-            self.remember(context, self._memory_key, remote_id)
-        return self.wait_for_resource(context, kind=self.task_kind, resource_id=remote_id, resource=resource)
 
-
-class TwelveLabsCreateEmbeddingTaskOperator(_RemoteTaskMixin, _EmbedV2Mixin):
+class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
     """Create an asynchronous Embed API v2 task for audio or video up to 4 hours, wait, and deliver.
 
     Pushes the task id to XCom (``embed_v2_task_id``) before waiting, defers to the triggerer (or
@@ -856,7 +850,8 @@ class TwelveLabsCreateEmbeddingTaskOperator(_RemoteTaskMixin, _EmbedV2Mixin):
 
     template_fields: Sequence[str] = ("asset_id", "url", "file_path", "output_path")
     is_async = True
-    task_kind = "embed_v2_task"
+    job_kind = "embed_v2_task"
+    external_id_key = xcom_keys.EMBED_V2_TASK_ID
 
     def __init__(self, *, input_type: str = "video", **kwargs: Any) -> None:
         super().__init__(input_type=input_type, **kwargs)
@@ -869,49 +864,42 @@ class TwelveLabsCreateEmbeddingTaskOperator(_RemoteTaskMixin, _EmbedV2Mixin):
         body[self.input_type] = self._media_body()
         return body
 
-    def execute(self, context: Context) -> Any:
-        """Validate, create (or resume) the task, wait for it, and deliver its embeddings.
+    def prepare_job(self, context: Context) -> None:
+        """Validate the rendered parameters and build the task's request.
 
         :param context: the task context.
         """
         self._body = self.build_request()
-        return self._start(context)
 
-    def _create(self) -> tuple[str, Any]:
-        task = self.hook.create_embedding_task(self._body)
-        self.log.info("Created embedding task %s (%s, %s)", task.id, self.input_type, self.model_name)
-        return task.id, task
-
-    def _reusable(self, remote_id: str) -> Any:
-        try:
-            task = self.hook.get_embedding_task_status(remote_id)
-        except TwelveLabsNotFoundError:
-            self.log.info("The embedding task %s of an earlier try no longer exists", remote_id)
-            return None
-        if is_failed(task.status):
-            self.log.info("The embedding task %s of an earlier try failed; creating a new one", remote_id)
-            return None
-        return task
-
-    def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
-        """Read the ready task's embeddings as a stream and deliver them.
+    def create_job(self, context: Context) -> Any:
+        """Create the embedding task.
 
         :param context: the task context.
-        :param kind: ``embed_v2_task``.
-        :param resource: the task as JSON (without vectors).
         """
-        task_id = str(resource.get("id") or resource.get("_id"))
-        with self.hook.stream_embedding_task_results(task_id) as stream:
-            rows = (_v2_row(item) for item in stream)
-            result = self._deliver(rows, model=self.model_name, task_id=task_id)
-        self.forget(context, self._memory_key)
-        return result
+        task = self.hook.create_embedding_task(self._body)
+        self.log.info("Created embedding task %s (%s, %s)", task.id, self.input_type, self.model_name)
+        return task
+
+    def open_results(self, task_id: str) -> Any:
+        """Stream the ready task's embeddings.
+
+        :param task_id: the task id.
+        """
+        return self.hook.stream_embedding_task_results(task_id)
+
+    def deliver_results(self, items: Any, task_id: str) -> Any:
+        """Write the embeddings row by row.
+
+        :param items: the streamed embeddings.
+        :param task_id: the task id.
+        """
+        return self._deliver((_v2_row(item) for item in items), model=self.model_name, task_id=task_id)
 
 
 # --------------------------------------------------------------------------- embed v1 video tasks
 
 
-class TwelveLabsCreateVideoEmbeddingTaskOperator(_RemoteTaskMixin):
+class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbeddingOperatorMixin):
     """Create a v1 video embedding task (``POST /embed/tasks``), wait, and deliver its segments.
 
     The v1 Embed API is deprecated in favour of v2 (:class:`TwelveLabsCreateEmbeddingTaskOperator`)
@@ -938,7 +926,8 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_RemoteTaskMixin):
     """
 
     template_fields: Sequence[str] = ("video_url", "video_file", "output_path")
-    task_kind = "embed_v1_task"
+    job_kind = "embed_v1_task"
+    external_id_key = xcom_keys.EMBED_V1_TASK_ID
 
     def __init__(
         self,
@@ -1037,43 +1026,34 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_RemoteTaskMixin):
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return FilePart("video_file", name, lambda: target.open("rb"), content_type)
 
-    def execute(self, context: Context) -> Any:
-        """Validate, create (or resume) the task, wait for it, and deliver its segments.
+    def prepare_job(self, context: Context) -> None:
+        """Validate the rendered parameters and build the create call's fields.
 
         :param context: the task context.
         """
         self._fields = self.build_request()
-        return self._start(context)
 
-    def _create(self) -> tuple[str, Any]:
-        task = self.hook.create_video_embedding_task(**self._fields)
-        self.log.info("Created video embedding task %s (v1, %s)", task.id, self.model_name)
-        return task.id, None
-
-    def _reusable(self, remote_id: str) -> Any:
-        try:
-            task = self.hook.get_video_embedding_task_status(remote_id)
-        except TwelveLabsNotFoundError:
-            self.log.info("The video embedding task %s of an earlier try no longer exists", remote_id)
-            return None
-        if is_failed(task.status):
-            self.log.info(
-                "The video embedding task %s of an earlier try failed; creating a new one", remote_id
-            )
-            return None
-        return task
-
-    def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
-        """Read the ready task's segments as a stream and deliver them.
+    def create_job(self, context: Context) -> Any:
+        """Create the video embedding task.
 
         :param context: the task context.
-        :param kind: ``embed_v1_task``.
-        :param resource: the task status as JSON.
         """
-        task_id = str(resource.get("id") or resource.get("_id"))
+        task = self.hook.create_video_embedding_task(**self._fields)
+        self.log.info("Created video embedding task %s (v1, %s)", task.id, self.model_name)
+        return task
+
+    def open_results(self, task_id: str) -> Any:
+        """Stream the ready task's segments.
+
+        :param task_id: the task id.
+        """
         options = _str_list("embedding_option", self.embedding_option, V1_OPTIONS)
-        with self.hook.stream_video_embedding_task_results(task_id, embedding_option=options) as stream:
-            rows = (_v1_row(segment) for segment in stream)
-            result = self._deliver(rows, model=self.model_name, task_id=task_id)
-        self.forget(context, self._memory_key)
-        return result
+        return self.hook.stream_video_embedding_task_results(task_id, embedding_option=options)
+
+    def deliver_results(self, items: Any, task_id: str) -> Any:
+        """Write the segments row by row.
+
+        :param items: the streamed segments.
+        :param task_id: the task id.
+        """
+        return self._deliver((_v1_row(segment) for segment in items), model=self.model_name, task_id=task_id)

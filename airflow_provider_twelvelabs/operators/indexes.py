@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsAPIError, TwelveLabsNotFoundError
 from airflow_provider_twelvelabs.links import (
     INDEX_ID_XCOM_KEY,
@@ -23,7 +24,7 @@ from airflow_provider_twelvelabs.links import (
 )
 from airflow_provider_twelvelabs.models import is_failed
 from airflow_provider_twelvelabs.operators._validation import optional_bool, optional_metadata, require_str
-from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -229,7 +230,7 @@ class TwelveLabsDeleteIndexOperator(TwelveLabsBaseOperator):
 # --------------------------------------------------------------------------- indexed assets
 
 
-class TwelveLabsIndexAssetOperator(TwelveLabsBaseOperator):
+class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
     """Index a ready asset in an index and wait until the indexed asset is ``ready``.
 
     Retry-safe: before creating, the asset's back references (``GET /assets/{id}/indexed-assets``)
@@ -255,6 +256,8 @@ class TwelveLabsIndexAssetOperator(TwelveLabsBaseOperator):
     #: Where :class:`~airflow_provider_twelvelabs.links.TwelveLabsVideoLink` finds the video id.
     video_id_xcom_key = INDEXED_ASSET_ID_XCOM_KEY
     ui_color = "#e6f4ea"
+    job_kind = "indexed_asset"
+    external_id_key = xcom_keys.INDEXED_ASSET_ID
 
     def __init__(
         self,
@@ -273,40 +276,42 @@ class TwelveLabsIndexAssetOperator(TwelveLabsBaseOperator):
         self.user_metadata = user_metadata
         self.wait_for_ready = wait_for_ready
 
-    def execute(self, context: Context) -> Any:
-        """Find or create the indexed asset, push its ids, then wait for it.
+    def prepare_job(self, context: Context) -> None:
+        """Validate the rendered parameters.
 
         :param context: the task context.
         """
-        index_id = require_str("index_id", self.index_id)
-        asset_id = require_str("asset_id", self.asset_id)
-        enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
-        user_metadata = optional_metadata("user_metadata", self.user_metadata)
+        self._index_id = require_str("index_id", self.index_id)
+        self._asset_id = require_str("asset_id", self.asset_id)
+        self._enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
+        self._user_metadata = optional_metadata("user_metadata", self.user_metadata)
 
-        indexed_asset_id, known = self._existing(index_id, asset_id)
-        if indexed_asset_id is None:
-            indexed_asset_id = self.hook.create_indexed_asset(
-                index_id,
-                asset_id=asset_id,
-                enable_video_stream=enable_video_stream,
-                user_metadata=user_metadata,
-            ).id
-            self.log.info(
-                "Indexing asset %s in index %s: indexed asset %s", asset_id, index_id, indexed_asset_id
-            )
+    def job_index_id(self) -> str | None:
+        """The index the indexed asset lives in."""
+        return self._index_id
 
-        ti = context["ti"]
-        ti.xcom_push(key=INDEX_ID_XCOM_KEY, value=index_id)
-        ti.xcom_push(key=INDEXED_ASSET_ID_XCOM_KEY, value=indexed_asset_id)
-        if not self.wait_for_ready:
-            return indexed_asset_id
-        return self.wait_for_resource(
-            context,
-            kind="indexed_asset",
-            resource_id=indexed_asset_id,
-            index_id=index_id,
-            resource=known,
+    def find_job(self, context: Context) -> Any:
+        """Return this asset's usable indexed asset in the index, if it has one.
+
+        :param context: the task context.
+        """
+        return self._existing(self._index_id, self._asset_id)[1]
+
+    def create_job(self, context: Context) -> Any:
+        """Index the asset.
+
+        :param context: the task context.
+        """
+        created = self.hook.create_indexed_asset(
+            self._index_id,
+            asset_id=self._asset_id,
+            enable_video_stream=self._enable_video_stream,
+            user_metadata=self._user_metadata,
         )
+        self.log.info(
+            "Indexing asset %s in index %s: indexed asset %s", self._asset_id, self._index_id, created.id
+        )
+        return created
 
     def _existing(self, index_id: str, asset_id: str) -> tuple[str | None, IndexedAsset | None]:
         """Return ``(id, indexed asset)`` of this asset's usable indexed asset in ``index_id``, if any."""
@@ -363,7 +368,7 @@ def _source_name(path: str) -> str:
     return os.path.basename(trimmed) or trimmed
 
 
-class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
+class TwelveLabsCreateIndexingTaskOperator(TwelveLabsJobOperator):
     """Upload and index a video in one call with the legacy ``/tasks`` API, and wait until ``ready``.
 
     Give ``video_path`` (a local path, or any ``ObjectStoragePath``/fsspec URL such as
@@ -397,6 +402,8 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
     operator_extra_links = (TwelveLabsIndexLink(), TwelveLabsVideoLink())
     video_id_xcom_key = VIDEO_ID_XCOM_KEY
     ui_color = "#e6f4ea"
+    job_kind = "indexing_task"
+    external_id_key = xcom_keys.INDEXING_TASK_ID
 
     def __init__(
         self,
@@ -417,53 +424,66 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
         self.user_metadata = user_metadata
         self.wait_for_ready = wait_for_ready
 
-    def execute(self, context: Context) -> Any:
-        """Find or create the indexing task, push its ids, then wait for it.
+    def prepare_job(self, context: Context) -> None:
+        """Validate the rendered parameters and prepare the video part (nothing is read yet).
 
         :param context: the task context.
         """
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
 
-        index_id = require_str("index_id", self.index_id)
-        enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
-        user_metadata = optional_metadata("user_metadata", self.user_metadata)
+        self._index_id = require_str("index_id", self.index_id)
+        self._enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
+        self._user_metadata = optional_metadata("user_metadata", self.user_metadata)
         has_path = self.video_path not in (None, "")
         has_url = self.video_url not in (None, "")
         if has_path == has_url:
             raise ValueError("Give exactly one of video_path (a file) or video_url (a public URL)")
-
-        video_file: FilePart | None = None
-        video_url: str | None = None
+        self._video_file: FilePart | None = None
+        self._video_url: str | None = None
         if has_path:
             opener, filename = _opener(self.video_path)
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-            video_file = FilePart("video_file", filename, opener, content_type)
+            self._video_file = FilePart("video_file", filename, opener, content_type)
         else:
-            video_url = require_str("video_url", self.video_url)
-            filename = _source_name(video_url)
+            self._video_url = require_str("video_url", self.video_url)
+            filename = _source_name(self._video_url)
+        self._filename = filename
 
-        task_id, video_id, known = self._existing(self.hook, index_id, filename)
-        if task_id is None:
-            task = self.hook.create_indexing_task(
-                index_id=index_id,
-                video_file=video_file,
-                video_url=video_url,
-                enable_video_stream=enable_video_stream,
-                user_metadata=user_metadata,
-            )
-            task_id, video_id = task.id, task.video_id
-            self.log.info("Created indexing task %s for %s in index %s", task_id, filename, index_id)
+    def job_index_id(self) -> str | None:
+        """The index the video is indexed in."""
+        return self._index_id
 
-        ti = context["ti"]
-        ti.xcom_push(key=INDEX_ID_XCOM_KEY, value=index_id)
-        ti.xcom_push(key="task_id", value=task_id)
-        if video_id:
-            ti.xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)
-        if not self.wait_for_ready:
-            return video_id
-        return self.wait_for_resource(
-            context, kind="indexing_task", resource_id=task_id, index_id=index_id, resource=known
+    def find_job(self, context: Context) -> Any:
+        """Return a task of this index for the same file that has not failed, if there is one.
+
+        :param context: the task context.
+        """
+        return self._existing(self.hook, self._index_id, self._filename)[2]
+
+    def create_job(self, context: Context) -> Any:
+        """Create the indexing task (the upload happens in this call).
+
+        :param context: the task context.
+        """
+        task = self.hook.create_indexing_task(
+            index_id=self._index_id,
+            video_file=self._video_file,
+            video_url=self._video_url,
+            enable_video_stream=self._enable_video_stream,
+            user_metadata=self._user_metadata,
         )
+        self.log.info("Created indexing task %s for %s in index %s", task.id, self._filename, self._index_id)
+        return task
+
+    def job_xcom(self, resource: Any) -> dict[str, Any]:
+        """The task id under its key of earlier releases, and the video id once known.
+
+        :param resource: the task as last seen.
+        """
+        return {
+            xcom_keys.LEGACY_TASK_ID: self._job_id,
+            xcom_keys.VIDEO_ID: getattr(resource, "video_id", None) or None,
+        }
 
     def _existing(
         self, hook: TwelveLabsHook, index_id: str, filename: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +15,9 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_twelvelabs.exceptions import TwelveLabsError, TwelveLabsResourceFailedError
-from airflow_provider_twelvelabs.waiting import PollPolicy, ResourceKind, get_kind
+from airflow_provider_twelvelabs.exceptions import TwelveLabsResourceFailedError, TwelveLabsWaitTimeoutError
+from airflow_provider_twelvelabs.operators.base import make_trigger
+from airflow_provider_twelvelabs.waiting import PollPolicy, ResourceKind, get_kind, resolve_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -107,26 +108,25 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
     def _check(self, resource: Any) -> dict[str, Any] | None:
         """Return the resource JSON when final and successful, ``None`` while not final."""
         spec = self.spec
-        status = spec.status(resource)
-        if not spec.is_terminal(resource):
-            self.log.info("TwelveLabs %s %s is %s", spec.label, self.waited_id, status)
-            return None
-        if spec.is_failed(resource):
-            error = TwelveLabsResourceFailedError(self.kind, self.waited_id, spec.failure_reason(resource))
+        self.log.info("TwelveLabs %s %s is %s", spec.label, self.waited_id, spec.status(resource))
+        try:
+            return spec.outcome(resource, self.waited_id)
+        except TwelveLabsResourceFailedError as error:
             if self.soft_fail:
                 raise AirflowSkipException(str(error)) from error
-            raise error
-        self.log.info("TwelveLabs %s %s is %s", spec.label, self.waited_id, status)
-        return spec.to_json(resource)
+            raise
+
+    def _look(self) -> dict[str, Any] | None:
+        spec = self.spec
+        spec.validate(self.waited_id, self.index_id)
+        return self._check(spec.get(self.hook, self.waited_id, self.index_id))
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Retrieve the resource once; done when it is final.
 
         :param context: the task context.
         """
-        spec = self.spec
-        spec.validate(self.waited_id, self.index_id)
-        resource = self._check(spec.get(self.hook, self.waited_id, self.index_id))
+        resource = self._look()
         if resource is None:
             return False
         return PokeReturnValue(is_done=True, xcom_value=resource)
@@ -138,24 +138,17 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
         """
         if not self.deferrable:
             return super().execute(context)
-        spec = self.spec
-        spec.validate(self.waited_id, self.index_id)
-        resource = self._check(spec.get(self.hook, self.waited_id, self.index_id))
+        resource = self._look()
         if resource is not None:
             return resource
-        from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
-
-        policy = self.poll_policy
         self.defer(
-            trigger=TwelveLabsResourceTrigger(
-                kind=self.kind,
-                resource_id=self.waited_id,
-                index_id=self.index_id,
+            trigger=make_trigger(
+                self.kind,
+                self.waited_id,
+                self.index_id,
                 twelvelabs_conn_id=self.twelvelabs_conn_id,
                 deadline=time.time() + self.timeout,
-                poll_interval=policy.interval,
-                poll_backoff=policy.backoff,
-                poll_max_interval=policy.max_interval,
+                policy=self.poll_policy,
             ),
             method_name="execute_complete",
         )
@@ -163,29 +156,19 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Finish after the trigger fired; ``soft_fail`` turns any failure into a skip.
 
+        The event is checked by the operators' validator; a timeout is a sensor timeout.
+
         :param context: the task context.
         :param event: the trigger's event.
         """
-        if not isinstance(event, Mapping) or "status" not in event:
-            raise TwelveLabsError(
-                f"Sensor {self.task_id} resumed without a TwelveLabs trigger event ({event!r})"
+        try:
+            resource = resolve_event(
+                event, waiter=f"Sensor {self.task_id}", kind=self.kind, resource_id=self.waited_id
             )
-        status = event["status"]
-        if status == "success" and isinstance(event.get("resource"), Mapping):
-            self.log.info("TwelveLabs %s %s is ready", self.spec.label, self.waited_id)
-            return dict(event["resource"])
-        if status == "failed":
-            raise TwelveLabsResourceFailedError(self.kind, self.waited_id, event.get("message"))
-        if status == "timeout":
-            raise AirflowSensorTimeout(
-                f"Timed out waiting for TwelveLabs {self.spec.label} {self.waited_id} "
-                f"(last status: {event.get('last_status') or 'unknown'})"
-            )
-        if status == "error":
-            raise TwelveLabsError(
-                f"Waiting for TwelveLabs {self.spec.label} {self.waited_id} failed: {event.get('message')}"
-            )
-        raise TwelveLabsError(f"Unknown TwelveLabs trigger event for {self.waited_id}: {event!r}")
+        except TwelveLabsWaitTimeoutError as timeout:
+            raise AirflowSensorTimeout(str(timeout)) from timeout
+        self.log.info("TwelveLabs %s %s is ready", self.spec.label, self.waited_id)
+        return resource
 
 
 class TwelveLabsAssetSensor(TwelveLabsResourceSensor):

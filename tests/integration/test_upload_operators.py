@@ -32,6 +32,9 @@ FAST = {"poll_interval": 0.05, "poll_max_interval": 0.1, "deferrable": False}
 class RecordingTI:
     """The part of a task instance the operators use. XCom is cleared between tries, as in Airflow 3."""
 
+    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
+    stats_tags: dict[str, str] = {}
+
     def __init__(self) -> None:
         self.pushed: dict[str, Any] = {}
 

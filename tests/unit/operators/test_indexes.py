@@ -36,6 +36,9 @@ FAST = {"poll_interval": 0.01, "poll_max_interval": 0.02}
 class RecordingTI:
     """The part of a task instance the operators use: XCom pushes, recorded in order."""
 
+    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
+    stats_tags: dict[str, str] = {}
+
     def __init__(self) -> None:
         self.pushed: list[tuple[str, Any]] = []
 

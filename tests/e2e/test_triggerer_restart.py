@@ -17,29 +17,19 @@ succeed, the indexing tasks on their first try, with exactly one indexed asset p
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import pytest
+
+from tests.e2e.airflow_stack import AIRFLOW, MEDIA, Stack, airflow_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-MEDIA = ROOT / "example_dags" / "media"
 SAMPLES = sorted(path.name for path in MEDIA.glob("*.mp4"))
 DAG_FILE = Path(__file__).resolve().parent / "dags" / "twelvelabs_triggerer_restart.py"
 DAG_ID = "twelvelabs_triggerer_restart"
@@ -47,157 +37,10 @@ RUN_ID = "triggerer_restart"
 INDEX_NAME = "e2e-triggerer-restart"
 API_KEY = "tlk_E2E_RESTART_5b7e2c91"
 TRIGGER_CLASSPATH = "airflow_provider_twelvelabs.triggers.twelvelabs.TwelveLabsResourceTrigger"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 #: One lifecycle step per STEP_SECONDS, whoever polls: asset 1 step, indexed asset 3 steps.
 STEP_SECONDS = 10
 #: Fewer worker slots than indexing tasks.
 PARALLELISM = 2
-
-T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Service:
-    """A long-running process in its own session (so its children can be stopped with it)."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-        #: Stopped on purpose: its exit is not a failure.
-        self.retired = False
-
-    def start(self) -> Service:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                cwd=self.log.parent,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self, sig: int) -> None:
-        """Send ``sig`` to the whole process group and wait for the leader to exit."""
-        assert self.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """SIGTERM the group, give it 15 s, then SIGKILL whatever is left of it."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=15)
-        # Children (executor workers, the trigger runner) may outlive the leader.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
-
-    def tail(self, lines: int = 25) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-@dataclass
-class Stack:
-    """The emulator and the Airflow services of one test, with REST helpers."""
-
-    tmp: Path
-    env: dict[str, str] = field(default_factory=dict)
-    services: dict[str, Service] = field(default_factory=dict)
-    emulator_url: str = ""
-    api_url: str = ""
-
-    def start(self, name: str, argv: list[str]) -> Service:
-        service = Service(name, argv, self.env, self.tmp / f"{name}.log").start()
-        self.services[name] = service
-        return service
-
-    def report(self) -> str:
-        """The tail of every service's log, for failure messages."""
-        parts = [
-            f"--- {name} ({service.log}) ---\n{service.tail()}" for name, service in self.services.items()
-        ]
-        return "\n".join(parts)
-
-    def fail(self, message: str) -> None:
-        pytest.fail(f"{message}\n{self.report()}", pytrace=False)
-
-    def wait_for(self, what: str, probe: Callable[[], T | None], timeout: float, interval: float = 1.0) -> T:
-        """Call ``probe`` until it returns something truthy; fail after ``timeout`` or if a service dies."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                value = probe()
-                if value:
-                    return value
-            dead = [name for name, service in self.services.items() if not (service.alive or service.retired)]
-            if dead:
-                self.fail(f"{', '.join(dead)} exited while waiting for {what}")
-            if time.monotonic() > deadline:
-                self.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(interval)
-
-    # -- Airflow REST API ---------------------------------------------------------------------------
-
-    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.api_url}/api/v2{path}", timeout=30, **kwargs)
-
-    def task_instances(self) -> dict[tuple[str, int], dict[str, Any]]:
-        answer = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances", params={"limit": 100})
-        answer.raise_for_status()
-        return {(ti["task_id"], ti["map_index"]): ti for ti in answer.json()["task_instances"]}
-
-    def dag_run_state(self) -> str:
-        answer = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{RUN_ID}")
-        answer.raise_for_status()
-        return str(answer.json()["state"])
-
-    # -- the emulator ---------------------------------------------------------------------------------
-
-    def twelvelabs(self, path: str, **params: Any) -> dict[str, Any]:
-        answer = httpx.get(
-            f"{self.emulator_url}{path}", params=params, headers={"x-api-key": API_KEY}, timeout=30
-        )
-        answer.raise_for_status()
-        return dict(answer.json())
-
-    def emulator_config(self, **changes: Any) -> None:
-        answer = httpx.post(f"{self.emulator_root}/_emulator/config", json=changes, timeout=30)
-        answer.raise_for_status()
-
-    @property
-    def emulator_root(self) -> str:
-        return self.emulator_url.rsplit("/v1.3", 1)[0]
-
-    def requests_log(self) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self.emulator_root}/_emulator/requests", timeout=30)
-        answer.raise_for_status()
-        return list(answer.json()["data"])
-
-
-def _printed_url(log: Path) -> str | None:
-    return next((line for line in log.read_text().splitlines() if line.startswith("http://")), None)
 
 
 def _states(tis: dict[tuple[str, int], dict[str, Any]]) -> dict[str, str | None]:
@@ -206,84 +49,16 @@ def _states(tis: dict[tuple[str, int], dict[str, Any]]) -> dict[str, str | None]
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(tmp=tmp_path)
-    try:
-        # The emulator, from its CLI: it prints its base URL once it is listening.
-        emulator = stack.start(
-            "emulator",
-            [
-                sys.executable,
-                "-m",
-                "airflow_provider_twelvelabs.testing.emulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--api-key",
-                API_KEY,
-                "--data-dir",
-                str(tmp_path / "emulator-data"),
-                "--polls-per-step",
-                "0",
-                "--step-seconds",
-                str(STEP_SECONDS),
-            ],
-        )
-        stack.emulator_url = stack.wait_for(
-            "the emulator's base URL", lambda: _printed_url(emulator.log), 30, 0.1
-        )
-
-        home = tmp_path / "airflow"
-        dags = home / "dags"
-        dags.mkdir(parents=True)
-        shutil.copy(DAG_FILE, dags / DAG_FILE.name)
-        api_port = _free_port()
-        stack.api_url = f"http://127.0.0.1:{api_port}"
-        stack.env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
-        stack.env.update(
-            {
-                "AIRFLOW_HOME": str(home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{stack.api_url}/execution/",
-                "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-triggerer-restart-jwt-secret-0123456789",
-                "AIRFLOW__API__SECRET_KEY": "e2e-triggerer-restart-secret-key",
-                # Log servers on free ports, so that another Airflow on this machine does not clash.
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-                # A killed triggerer's triggers go to another one once its heartbeat is this old.
-                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
-                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
-                "AIRFLOW_CONN_TWELVELABS_DEFAULT": json.dumps(
-                    {"conn_type": "twelvelabs", "password": API_KEY, "host": stack.emulator_url}
-                ),
-                "TWELVELABS_E2E_MEDIA": str(MEDIA),
-            }
-        )
-        migrate = subprocess.run(
-            [AIRFLOW, "db", "migrate"],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert migrate.returncode == 0, (migrate.stdout + migrate.stderr)[-3000:]
-
-        stack.start("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(api_port)])
-        stack.start("scheduler", [AIRFLOW, "scheduler"])
-        stack.start("dag-processor", [AIRFLOW, "dag-processor"])
-        stack.start("triggerer-1", [AIRFLOW, "triggerer"])
-        yield stack
-    finally:
-        for service in reversed(list(stack.services.values())):
-            service.stop()
+    with airflow_stack(
+        tmp_path,
+        dag_file=DAG_FILE,
+        dag_id=DAG_ID,
+        run_id=RUN_ID,
+        api_key=API_KEY,
+        step_seconds=STEP_SECONDS,
+        parallelism=PARALLELISM,
+    ) as running:
+        yield running
 
 
 def test_deferred_tasks_survive_a_triggerer_restart(stack: Stack) -> None:

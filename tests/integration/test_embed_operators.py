@@ -344,6 +344,23 @@ def test_retry_after_a_failed_task_creates_a_new_one(emulator):
     assert requests_made(emulator, "POST", "/embed-v2/tasks") == 2
 
 
+def test_a_retry_of_a_deferred_try_defers_again_on_the_same_task(emulator):
+    # The first try deferred; its task instance died before the trigger fired (a killed worker, a
+    # lost trigger). The retry reconnects to the remembered task: no second create, same trigger.
+    store = StateStore()
+    kwargs = {"task_id": "d", "url": "https://media.test/long.mp4?duration=900", "deferrable": True, **FAST}
+    with pytest.raises(TaskDeferred) as first:
+        TwelveLabsCreateEmbeddingTaskOperator(**kwargs).execute(context(store))
+    remembered = store.values["embed_v2_task_id"]
+    retry_context = context(store)
+    with pytest.raises(TaskDeferred) as second:
+        TwelveLabsCreateEmbeddingTaskOperator(**kwargs).execute(retry_context)
+    assert first.value.trigger.serialize()[1]["resource_id"] == remembered
+    assert second.value.trigger.serialize()[1]["resource_id"] == remembered
+    assert retry_context["ti"].pushed["embed_v2_task_id"] == remembered
+    assert requests_made(emulator, "POST", "/embed-v2/tasks") == 1
+
+
 async def test_deferral_and_the_trigger_finish_the_task(emulator, hook, tmp_path):
     output = tmp_path / "d.jsonl"
     kwargs = {"task_id": "d", "url": "https://media.test/d.mp4?duration=90", "output_path": str(output)}

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 
 from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsError,
+    TwelveLabsResourceCanceledError,
     TwelveLabsResourceFailedError,
     TwelveLabsWaitTimeoutError,
 )
@@ -128,6 +129,24 @@ def test_execute_complete_timeout_names_the_remote_id() -> None:
 def test_execute_complete_error_event_raises_with_its_message() -> None:
     with pytest.raises(TwelveLabsError, match="resource_not_exist"):
         WaitOperator(task_id="wait").execute_complete({}, event("error", message="404 resource_not_exist"))
+
+
+@pytest.mark.parametrize("status", ["indexing", "paused", None])
+def test_a_success_event_whose_resource_is_not_final_is_never_success(status: str | None) -> None:
+    # The trigger only says success for a final resource; anything else is a broken event.
+    resource = {"id": TASK, "status": status}
+    with pytest.raises(TwelveLabsError, match=rf"{TASK}.*not a final status"):
+        WaitOperator(task_id="wait").execute_complete({}, event("success", resource=resource))
+
+
+def test_a_failed_event_of_a_canceled_resource_says_canceled() -> None:
+    resource = {"id": TASK, "status": "canceled"}
+    with pytest.raises(TwelveLabsResourceCanceledError, match=f"{TASK} was canceled: user_canceled"):
+        WaitOperator(task_id="wait").execute_complete(
+            {}, event("failed", message="user_canceled", resource=resource)
+        )
+    with pytest.raises(TwelveLabsResourceCanceledError, match=TASK):
+        WaitOperator(task_id="wait").execute_complete({}, event("canceled"))
 
 
 # --------------------------------------------------------------------------- wait_for_resource

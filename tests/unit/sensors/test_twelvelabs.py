@@ -128,6 +128,9 @@ def test_execute_complete_paths() -> None:
         sensor.execute_complete({}, None)
     with pytest.raises(TwelveLabsError, match="Unknown"):
         sensor.execute_complete({}, event("paused"))
+    # The operators' validator: a success event must carry a final resource.
+    with pytest.raises(TwelveLabsError, match=r"a1.*not a final status"):
+        sensor.execute_complete({}, event("success", resource={"id": "a1", "status": "processing"}))
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ PACKAGE = "airflow_provider_twelvelabs"
 DISTRIBUTION = "airflow-provider-twelvelabs"
 EMULATOR_KEY = "tlk_PACKAGING_SECRET_5e0c2a"
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
+_BASE_URL = re.compile(r"http://127\.0\.0\.1:\d+/v1\.3")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             archive.extractall(unpacked)
     (sdist_root,) = unpacked.iterdir()
     yield Built(source=source, venv=venv, wheel=wheel, sdist=sdist, sdist_root=sdist_root, work=work)
+    # The venv holds all of Airflow (~300 MB); pytest keeps its last temporary directories.
+    shutil.rmtree(venv, ignore_errors=True)
 
 
 def test_wheel_holds_the_package_and_nothing_else(built: Built) -> None:
@@ -226,27 +229,27 @@ def test_emulator_runs_from_the_wheel(built: Built) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    base_url = ""
     try:
         assert process.stdout is not None
-        # It prints its base URL once it accepts connections.
+        # It prints its base URL, and only that, once it accepts connections.
         ready, _, _ = select.select([process.stdout], [], [], 60)
-        assert ready, "the emulator printed nothing within 60 s"
-        base_url = process.stdout.readline().strip()
-        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1\.3", base_url), (base_url, process.poll())
-
-        with httpx.Client(base_url=base_url, timeout=10, headers={"x-api-key": EMULATOR_KEY}) as client:
-            models = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
-            created = client.post("/indexes", json={"index_name": "from-the-wheel", "models": models})
-            assert created.status_code == 201, created.text
-            listed = client.get("/indexes")
-            assert listed.status_code == 200, listed.text
-            assert [(i["_id"], i["index_name"]) for i in listed.json()["data"]] == [
-                (created.json()["_id"], "from-the-wheel")
-            ]
-            assert client.get("/indexes", headers={"x-api-key": "tlk_wrong"}).status_code == 401
+        base_url = process.stdout.readline().strip() if ready else ""
+        if _BASE_URL.fullmatch(base_url):
+            with httpx.Client(base_url=base_url, timeout=10, headers={"x-api-key": EMULATOR_KEY}) as client:
+                models = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
+                created = client.post("/indexes", json={"index_name": "from-the-wheel", "models": models})
+                assert created.status_code == 201, created.text
+                listed = client.get("/indexes")
+                assert listed.status_code == 200, listed.text
+                assert [(i["_id"], i["index_name"]) for i in listed.json()["data"]] == [
+                    (created.json()["_id"], "from-the-wheel")
+                ]
+                assert client.get("/indexes", headers={"x-api-key": "tlk_wrong"}).status_code == 401
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
+    assert _BASE_URL.fullmatch(base_url), f"the emulator did not start ({base_url!r}): {stderr[-3000:]}"
     assert process.returncode in (0, -15), stderr[-3000:]
 
 

@@ -53,6 +53,29 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_twelvelabs.triggers.twelvelabs"],
             }
         ],
+        "config": {
+            "twelvelabs": {
+                "description": "Defaults of the TwelveLabs operators and sensors.",
+                "options": {
+                    "poll_interval": {
+                        "description": "First wait between two status polls, in seconds, when an operator "
+                        "or sensor sets no poll_interval (tests against the emulator set it low).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "0.1",
+                        "default": "2.0",
+                    },
+                    "poll_max_interval": {
+                        "description": "Longest wait between two status polls, in seconds, when an "
+                        "operator sets no poll_max_interval.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "1.0",
+                        "default": "60.0",
+                    },
+                },
+            }
+        },
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_twelvelabs.hooks.twelvelabs.TwelveLabsHook",

@@ -43,7 +43,15 @@ if TYPE_CHECKING:
     from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
     from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 
-__all__ = ["DEFAULT_WAIT_TIMEOUT", "TwelveLabsBaseOperator", "TwelveLabsJobOperator", "make_trigger"]
+__all__ = [
+    "DEFAULT_WAIT_TIMEOUT",
+    "TwelveLabsBaseOperator",
+    "TwelveLabsJobOperator",
+    "default_poll_interval",
+    "default_poll_max_interval",
+    "make_trigger",
+    "push_xcom",
+]
 
 #: How long an operator waits for a resource by default: indexing long videos takes a while.
 DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
@@ -61,6 +69,20 @@ def _seconds(value: float | timedelta | None, name: str) -> float | None:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
         raise ValueError(f"{name} must be a positive number of seconds or a timedelta, got {value!r}")
     return float(seconds)
+
+
+def default_poll_interval() -> float:
+    """The first wait between polls when an operator or sensor sets none: ``[twelvelabs] poll_interval``.
+
+    Tests against the emulator set it low (``AIRFLOW__TWELVELABS__POLL_INTERVAL=0.1``) so that DAGs
+    written with production defaults do not wait on production intervals.
+    """
+    return conf.getfloat("twelvelabs", "poll_interval", fallback=2.0)
+
+
+def default_poll_max_interval() -> float:
+    """The longest wait between polls when not set: ``[twelvelabs] poll_max_interval`` (60 s)."""
+    return max(default_poll_interval(), conf.getfloat("twelvelabs", "poll_max_interval", fallback=60.0))
 
 
 def make_trigger(
@@ -126,9 +148,11 @@ class TwelveLabsBaseOperator(BaseOperator):
     :param deferrable: wait in the triggerer instead of on the worker (default: the
         ``[operators] default_deferrable`` setting).
     :param wait_timeout: the longest wait for one resource (seconds or a timedelta).
-    :param poll_interval: the first wait between two status polls, in seconds.
+    :param poll_interval: the first wait between two status polls, in seconds (default: the
+        ``[twelvelabs] poll_interval`` setting, 2 s).
     :param poll_backoff: the factor applied to each further wait.
-    :param poll_max_interval: the longest wait between two polls, in seconds.
+    :param poll_max_interval: the longest wait between two polls, in seconds (default: the
+        ``[twelvelabs] poll_max_interval`` setting, 60 s).
     """
 
     ui_color = "#d9f2ef"
@@ -139,9 +163,9 @@ class TwelveLabsBaseOperator(BaseOperator):
         twelvelabs_conn_id: str = "twelvelabs_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         wait_timeout: float | timedelta | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = 2.0,
+        poll_interval: float | None = None,
         poll_backoff: float = 1.5,
-        poll_max_interval: float = 60.0,
+        poll_max_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -149,7 +173,9 @@ class TwelveLabsBaseOperator(BaseOperator):
         self.deferrable = deferrable
         self.wait_timeout = _seconds(wait_timeout, "wait_timeout")
         self.poll_policy = PollPolicy(
-            interval=poll_interval, backoff=poll_backoff, max_interval=poll_max_interval
+            interval=default_poll_interval() if poll_interval is None else poll_interval,
+            backoff=poll_backoff,
+            max_interval=default_poll_max_interval() if poll_max_interval is None else poll_max_interval,
         )
 
     @cached_property

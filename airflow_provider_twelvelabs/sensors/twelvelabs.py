@@ -16,7 +16,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_twelvelabs.exceptions import TwelveLabsResourceFailedError, TwelveLabsWaitTimeoutError
-from airflow_provider_twelvelabs.operators.base import make_trigger
+from airflow_provider_twelvelabs.operators.base import default_poll_interval, make_trigger
 from airflow_provider_twelvelabs.waiting import PollPolicy, ResourceKind, get_kind, resolve_event
 
 if TYPE_CHECKING:
@@ -49,7 +49,8 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
     :param index_id: the index, for indexed assets. (templated)
     :param twelvelabs_conn_id: the TwelveLabs connection id.
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
-    :param poll_interval: deferrable mode: the trigger's first wait between polls, in seconds.
+    :param poll_interval: deferrable mode: the trigger's first wait between polls, in seconds
+        (default: the ``[twelvelabs] poll_interval`` setting, 2 s).
     :param poll_backoff: deferrable mode: the factor applied to each further wait.
     """
 
@@ -66,7 +67,7 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
         index_id: str | None = None,
         twelvelabs_conn_id: str = "twelvelabs_default",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 2.0,
+        poll_interval: float | None = None,
         poll_backoff: float = 1.5,
         **kwargs: Any,
     ) -> None:
@@ -77,7 +78,7 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
         self.index_id = index_id
         self.twelvelabs_conn_id = twelvelabs_conn_id
         self.deferrable = deferrable
-        self.poll_interval = poll_interval
+        self.poll_interval = default_poll_interval() if poll_interval is None else poll_interval
         self.poll_backoff = poll_backoff
 
     @property

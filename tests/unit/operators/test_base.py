@@ -17,6 +17,7 @@ from airflow_provider_twelvelabs.exceptions import (
 )
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
+from airflow_provider_twelvelabs.waiting import PollPolicy
 from tests.helpers.http_server import RecordingServer, Reply
 
 API_KEY = "tlk_TESTKEY_base_op_42aa17"
@@ -248,3 +249,16 @@ def test_indexed_asset_wait_needs_an_index_before_any_call(server: RecordingServ
     with pytest.raises(ValueError, match="index_id is required"):
         IndexedWait(task_id="wait").execute({})
     assert server.requests == []
+
+
+def test_poll_defaults_come_from_the_twelvelabs_config_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__TWELVELABS__POLL_INTERVAL", "0.1")
+    monkeypatch.setenv("AIRFLOW__TWELVELABS__POLL_MAX_INTERVAL", "0.5")
+    assert WaitOperator(task_id="wait").poll_policy == PollPolicy(interval=0.1, backoff=1.5, max_interval=0.5)
+    explicit = WaitOperator(task_id="wait", poll_interval=3, poll_max_interval=9)
+    assert (explicit.poll_policy.interval, explicit.poll_policy.max_interval) == (3, 9)
+    monkeypatch.delenv("AIRFLOW__TWELVELABS__POLL_INTERVAL")
+    monkeypatch.delenv("AIRFLOW__TWELVELABS__POLL_MAX_INTERVAL")
+    assert WaitOperator(task_id="wait").poll_policy == PollPolicy(
+        interval=2.0, backoff=1.5, max_interval=60.0
+    )

@@ -395,6 +395,29 @@ def test_bad_requests_are_refused_with_the_api_codes(
     assert client.get("/analyze/tasks").json()["data"] == []
 
 
+def test_segmentation_over_a_numeric_max_tokens_fails_and_unlimited_does_not(client: httpx.Client) -> None:
+    body = {
+        "video": VIDEO,
+        **TBM,
+        "response_format": SEGMENTS,
+        "min_segment_duration": 2,
+        "max_segment_duration": 2,
+        "max_tokens": 2048,
+    }
+    failed = wait(client, create(client, **body))
+    assert failed.status == "failed" and failed.result is None
+    assert failed.error is not None and "max_tokens" in failed.error.message
+    roomy = wait(client, create(client, **{**body, "max_tokens": 98_304}))
+    assert roomy.status == "ready" and roomy.result is not None
+    assert len(json.loads(roomy.result.data)["scene"]) > 20
+    unlimited = wait(
+        client, create(client, **{**body, "max_tokens": "unlimited", "model_name": "pegasus1.6"})
+    )
+    assert unlimited.status == "ready" and unlimited.result is not None
+    assert unlimited.result.finish_reason == "stop"
+    assert unlimited.request_params is not None and unlimited.request_params.max_tokens == "unlimited"
+
+
 def test_time_array_needs_pegasus_1_6_and_works_with_it(client: httpx.Client) -> None:
     task_id = create(client, video=VIDEO, model_name="pegasus1.6", **TBM, response_format=TIME_ARRAY)
     assert wait(client, task_id).status == "ready"

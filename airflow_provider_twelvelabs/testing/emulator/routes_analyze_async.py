@@ -126,6 +126,11 @@ _ITEM_OPTIONS = {
 }
 _FAILED_MESSAGE = "The video could not be processed for analysis; the file may be corrupt or unreachable."
 _SWITCH_FAILED_MESSAGE = "The analysis could not be completed."
+_OVER_LIMIT_MESSAGE = (
+    "analysis failed: the time_based_metadata output reached the configured max_tokens before a complete "
+    "result was produced. Raise max_tokens, or narrow the request (fewer segment_definitions or fields, a "
+    "larger min_segment_duration, or a shorter analysis window)."
+)
 _CANCELED_MESSAGE = "The task was canceled by the user."
 _BATCH_CANCELED_MESSAGE = "The task was canceled because its batch was canceled."
 _BATCH_EXPIRED_MESSAGE = "The task was canceled because its batch expired before it finished."
@@ -846,6 +851,18 @@ def _new_task(
         failure=failure,
         warning=config.analyze_task_warning,
     )
+    # With a numeric max_tokens, segmentation output over the limit fails the task (no partial
+    # result), as SDK 1.3.6 documents; the output is deterministic, so it is known now.
+    if (
+        failure is None
+        and not config.analyze_task_never_finish
+        and spec.mode == "time_based_metadata"
+        and isinstance(spec.max_tokens, int)
+        and synth.count_tokens(_generate(state, task)[0]["data"]) > spec.max_tokens
+    ):
+        task.failure = {"message": _OVER_LIMIT_MESSAGE}
+        task.lifecycle = state.new_lifecycle(TASK_STEPS, fail=True)
+        task._result = None
     _tasks(state)[task.id] = task
     return task
 

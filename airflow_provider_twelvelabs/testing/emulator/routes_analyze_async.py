@@ -160,7 +160,6 @@ class _Spec:
     response_format: dict[str, Any] | None
     temperature: float | None
     max_tokens: int | str
-    max_tokens_given: bool
     min_segment: float | None
     max_segment: float | None
     start_time: float | None
@@ -640,7 +639,6 @@ def _parse_request(
         response_format=response_format,
         temperature=temperature,
         max_tokens=max_tokens,
-        max_tokens_given="max_tokens" in body,
         min_segment=min_segment,
         max_segment=max_segment,
         start_time=start,

@@ -13,7 +13,14 @@ from typing import Any, Generic, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AnalyzeBatch",
+    "AnalyzeBatchItemStatus",
+    "AnalyzeBatchResult",
+    "AnalyzeBatchStatus",
     "AnalyzeResult",
+    "AnalyzeTask",
+    "AnalyzeTaskResult",
+    "AnalyzeTaskStatus",
     "Asset",
     "AssetStatus",
     "EmbedV1Task",
@@ -422,3 +429,132 @@ class SearchPage(TwelveLabsModel):
     data: list[dict[str, Any]] = Field(default_factory=list)
     page_info: SearchPageInfo | None = None
     search_pool: dict[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------- asynchronous analyze
+
+
+class AnalyzeTaskStatus(_Status):
+    """Statuses of an asynchronous analyze task (``/analyze/tasks``); ``canceled`` is a final failure."""
+
+    QUEUED = "queued"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class AnalyzeBatchStatus(_Status):
+    """Statuses of an analyze batch.
+
+    ``completed`` means every item ended, not that every item succeeded: read the item counts. A batch
+    is never ``failed``; ``canceling`` is not final (processing items still finish).
+    """
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    CANCELING = "canceling"
+    CANCELED = "canceled"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+
+
+class AnalyzeBatchItemStatus(_Status):
+    """Statuses of one item in the results of an analyze batch."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class _CodedError(TwelveLabsModel):
+    code: str | None = None
+    message: str | None = None
+
+
+class AnalyzeTaskResult(TwelveLabsModel):
+    """The ``result`` of a ready analyze task (also the ``data`` of a ready batch item).
+
+    ``data`` is text in ``general`` mode, a JSON string with ``response_format.json_schema``, and a
+    JSON string of segments keyed by segment definition id in ``time_based_metadata`` mode.
+    """
+
+    generation_id: str | None = None
+    data: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+
+
+class AnalyzeTask(TwelveLabsModel):
+    """An asynchronous analyze task; the API's ``task_id`` is read as ``id``.
+
+    A ``ready`` task may still carry a warning in ``error`` (truncated output, ``finish_reason``
+    ``length``, or incomplete segments): see :attr:`warning`.
+    """
+
+    id: str = Field(validation_alias=AliasChoices("task_id", "id", "_id"))
+    status: str | None = None
+    custom_id: str | None = None
+    batch_id: str | None = None
+    video_source: dict[str, Any] | None = None
+    request_params: dict[str, Any] | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+    result: AnalyzeTaskResult | None = None
+    error: _CodedError | None = None
+    webhooks: list[dict[str, Any]] | None = None
+
+    @property
+    def task_id(self) -> str:
+        """The task id, as the API names it."""
+        return self.id
+
+    @property
+    def warning(self) -> str | None:
+        """The warning message of a ``ready`` task whose output is truncated or incomplete, else ``None``."""
+        if str(self.status).lower() != "ready" or self.error is None:
+            return None
+        return self.error.message or self.error.code or "the result may be incomplete"
+
+
+class AnalyzeBatch(TwelveLabsModel):
+    """An analyze batch with its item counts; the API's ``batch_id`` is read as ``id``.
+
+    ``items`` (task id and custom id per request) is only in the answer to creating the batch.
+    """
+
+    id: str = Field(validation_alias=AliasChoices("batch_id", "id", "_id"))
+    status: str | None = None
+    analysis_mode: str | None = None
+    model_name: str | None = None
+    total_items: int | None = None
+    created_at: str | None = None
+    expires_at: str | None = None
+    completed_at: str | None = None
+    canceled_at: str | None = None
+    expired_at: str | None = None
+    queued_items: int | None = None
+    processing_items: int | None = None
+    ready_items: int | None = None
+    failed_items: int | None = None
+    canceled_items: int | None = None
+    items: list[dict[str, Any]] | None = None
+    webhooks: list[dict[str, Any]] | None = None
+
+    @property
+    def batch_id(self) -> str:
+        """The batch id, as the API names it."""
+        return self.id
+
+
+class AnalyzeBatchResult(TwelveLabsModel):
+    """One line of an analyze batch's results: an item's status, and its result or error."""
+
+    task_id: str
+    custom_id: str | None = None
+    status: str | None = None
+    data: AnalyzeTaskResult | None = None
+    error: _CodedError | None = None

@@ -18,7 +18,9 @@ from urllib.parse import quote
 from pydantic import BaseModel, TypeAdapter
 
 from airflow_provider_twelvelabs.models import (
+    AnalyzeBatch,
     AnalyzeResult,
+    AnalyzeTask,
     Asset,
     EmbeddingResult,
     EmbedV1Task,
@@ -797,3 +799,127 @@ def get_search_page(page_token: str, *, include_user_metadata: bool | None = Non
         params=encode_pairs({"include_user_metadata": include_user_metadata}),
         bucket=BUCKET_SEARCH,
     )
+
+
+# --------------------------------------------------------------------------- asynchronous analyze (18)
+
+#: Most requests one analyze batch takes.
+MAX_BATCH_REQUESTS = 1000
+
+
+def create_analyze_task(body: Mapping[str, Any]) -> ApiCall[AnalyzeTask]:
+    """``POST /analyze/tasks``: an asynchronous analysis; the answer holds ``task_id`` and ``status``.
+
+    :param body: the request fields (``video`` or ``image``, ``prompt`` or ``prompt_v2``,
+        ``analysis_mode``, ``response_format``, ``max_tokens``, ``custom_id``...).
+    """
+    if not isinstance(body, Mapping):
+        raise ValueError(f"body must be a mapping of request fields, got {type(body).__name__}")
+    return ApiCall(
+        "POST",
+        "analyze/tasks",
+        model(AnalyzeTask),
+        json=compact(body),
+        idempotent=False,
+        bucket=BUCKET_ANALYZE,
+    )
+
+
+def list_analyze_tasks(
+    *,
+    status: str | None = None,
+    video_url: str | None = None,
+    asset_id: str | None = None,
+    analysis_mode: str | None = None,
+    page: int | None = None,
+    page_limit: int | None = None,
+) -> ApiCall[Page[AnalyzeTask]]:
+    """``GET /analyze/tasks``: analyze tasks newest first (prompts shortened, schemas left out)."""
+    params = encode_pairs(
+        {
+            "status": status,
+            "video_url": video_url,
+            "asset_id": asset_id,
+            "analysis_mode": analysis_mode,
+            **_paging(page, page_limit),
+        }
+    )
+    return ApiCall("GET", "analyze/tasks", page_of(AnalyzeTask), params=params)
+
+
+def get_analyze_task(task_id: str) -> ApiCall[AnalyzeTask]:
+    """``GET /analyze/tasks/{task_id}``: status, and the result once ``ready``."""
+    return ApiCall("GET", f"analyze/tasks/{_seg(task_id)}", model(AnalyzeTask))
+
+
+def delete_analyze_task(task_id: str) -> ApiCall[None]:
+    """``DELETE /analyze/tasks/{task_id}``: only a task that is not being processed (else 409)."""
+    return ApiCall("DELETE", f"analyze/tasks/{_seg(task_id)}", nothing)
+
+
+def cancel_analyze_task(task_id: str) -> ApiCall[AnalyzeTask]:
+    """``POST /analyze/tasks/{task_id}/cancel``: answers ``{task_id, status: canceled}``, also on a repeat."""
+    return ApiCall("POST", f"analyze/tasks/{_seg(task_id)}/cancel", model(AnalyzeTask))
+
+
+def create_analyze_batch(
+    *,
+    model_name: str,
+    analysis_mode: str,
+    requests: Sequence[Mapping[str, Any]],
+    defaults: Mapping[str, Any] | None = None,
+) -> ApiCall[AnalyzeBatch]:
+    """``POST /analyze/batches``: one analyze task per request, for one model and one mode.
+
+    :param model_name: the model of every item.
+    :param analysis_mode: ``general`` or ``time_based_metadata``, for every item.
+    :param requests: 1 to 1,000 items, each with a ``video`` and optionally ``custom_id`` and overrides.
+    :param defaults: fields applied to every item that does not set them.
+    """
+    if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Sequence):
+        raise ValueError("requests must be a list of batch items")
+    if not 1 <= len(requests) <= MAX_BATCH_REQUESTS:
+        raise ValueError(f"requests must hold 1 to {MAX_BATCH_REQUESTS} items, got {len(requests)}")
+    body = compact(
+        {
+            "model_name": model_name,
+            "analysis_mode": analysis_mode,
+            "defaults": dict(defaults) if defaults is not None else None,
+            "requests": [compact(item) for item in requests],
+        }
+    )
+    return ApiCall(
+        "POST", "analyze/batches", model(AnalyzeBatch), json=body, idempotent=False, bucket=BUCKET_ANALYZE
+    )
+
+
+def list_analyze_batches(
+    *,
+    status: str | Sequence[str] | None = None,
+    analysis_mode: str | Sequence[str] | None = None,
+    page: int | None = None,
+    page_limit: int | None = None,
+) -> ApiCall[Page[AnalyzeBatch]]:
+    """``GET /analyze/batches``: batches newest first; several statuses or modes repeat the key."""
+    params = encode_pairs({"status": status, "analysis_mode": analysis_mode, **_paging(page, page_limit)})
+    return ApiCall("GET", "analyze/batches", page_of(AnalyzeBatch), params=params)
+
+
+def get_analyze_batch(batch_id: str) -> ApiCall[AnalyzeBatch]:
+    """``GET /analyze/batches/{batch_id}``: status and item counts."""
+    return ApiCall("GET", f"analyze/batches/{_seg(batch_id)}", model(AnalyzeBatch))
+
+
+def delete_analyze_batch(batch_id: str) -> ApiCall[None]:
+    """``DELETE /analyze/batches/{batch_id}``: a completed, canceled or expired batch and its tasks."""
+    return ApiCall("DELETE", f"analyze/batches/{_seg(batch_id)}", nothing)
+
+
+def cancel_analyze_batch(batch_id: str) -> ApiCall[AnalyzeBatch]:
+    """``POST /analyze/batches/{batch_id}/cancel``: queued items are canceled, processing ones finish."""
+    return ApiCall("POST", f"analyze/batches/{_seg(batch_id)}/cancel", model(AnalyzeBatch))
+
+
+def get_analyze_batch_results(batch_id: str) -> ApiCall[Any]:
+    """``GET /analyze/batches/{batch_id}/results``: JSON Lines, one entry per item (read as a stream)."""
+    return ApiCall("GET", f"analyze/batches/{_seg(batch_id)}/results", raw)

@@ -38,7 +38,10 @@ from airflow_provider_twelvelabs.hooks import endpoints as api
 from airflow_provider_twelvelabs.hooks.endpoints import ApiCall, FilePart
 from airflow_provider_twelvelabs.hooks.json_stream import JsonItemStream
 from airflow_provider_twelvelabs.models import (
+    AnalyzeBatch,
+    AnalyzeBatchResult,
     AnalyzeResult,
+    AnalyzeTask,
     Asset,
     EmbeddingResult,
     EmbedV1Task,
@@ -1192,6 +1195,153 @@ class TwelveLabsHook(BaseHook):
     def get_search_page(self, page_token: str, *, include_user_metadata: bool | None = None) -> SearchPage:
         """Return a further page of a search."""
         return self.run(api.get_search_page(page_token, include_user_metadata=include_user_metadata))
+
+    # ------------------------------------------------------------------ asynchronous analyze
+
+    def create_analyze_task(self, body: Mapping[str, Any]) -> AnalyzeTask:
+        """Create an asynchronous analyze task (``POST /analyze/tasks``); its ``id`` is the task id.
+
+        :param body: the request fields (``video`` or ``image``, ``prompt``, ``analysis_mode``...).
+        """
+        return self.run(api.create_analyze_task(body))
+
+    def get_analyze_task(self, task_id: str) -> AnalyzeTask:
+        """Retrieve an analyze task, with its result once ``ready``.
+
+        :param task_id: the task id.
+        """
+        return self.run(api.get_analyze_task(task_id))
+
+    async def aget_analyze_task(self, task_id: str) -> AnalyzeTask:
+        """Retrieve an analyze task (async).
+
+        :param task_id: the task id.
+        """
+        return await self.arun(api.get_analyze_task(task_id))
+
+    def list_analyze_tasks(self, **filters: Any) -> Iterator[AnalyzeTask]:
+        """Iterate over analyze tasks, newest first.
+
+        :param filters: ``status``, ``video_url``, ``asset_id``, ``analysis_mode``.
+        """
+        return self.paginate(lambda page: api.list_analyze_tasks(page=page, page_limit=50, **filters))
+
+    def list_analyze_tasks_page(self, **filters: Any) -> Page[AnalyzeTask]:
+        """Return one page of analyze tasks.
+
+        :param filters: ``page``, ``page_limit`` and the filters of :meth:`list_analyze_tasks`.
+        """
+        return self.run(api.list_analyze_tasks(**filters))
+
+    async def alist_analyze_tasks_page(self, **filters: Any) -> Page[AnalyzeTask]:
+        """Return one page of analyze tasks (async).
+
+        :param filters: ``page``, ``page_limit`` and the filters of :meth:`list_analyze_tasks`.
+        """
+        return await self.arun(api.list_analyze_tasks(**filters))
+
+    def cancel_analyze_task(self, task_id: str) -> AnalyzeTask:
+        """Cancel a queued, pending or processing analyze task (a repeat answers the same).
+
+        :param task_id: the task id.
+        """
+        return self.run(api.cancel_analyze_task(task_id))
+
+    def delete_analyze_task(self, task_id: str) -> None:
+        """Delete an analyze task that is not being processed.
+
+        :param task_id: the task id.
+        """
+        self.run(api.delete_analyze_task(task_id))
+
+    def create_analyze_batch(
+        self,
+        *,
+        model_name: str,
+        analysis_mode: str,
+        requests: Sequence[Mapping[str, Any]],
+        defaults: Mapping[str, Any] | None = None,
+    ) -> AnalyzeBatch:
+        """Create an analyze batch; ``items`` of the answer pairs each task id with its ``custom_id``.
+
+        :param model_name: the model of every item.
+        :param analysis_mode: ``general`` or ``time_based_metadata``.
+        :param requests: 1 to 1,000 items, each with a ``video``.
+        :param defaults: fields applied to every item that does not set them.
+        """
+        return self.run(
+            api.create_analyze_batch(
+                model_name=model_name, analysis_mode=analysis_mode, requests=requests, defaults=defaults
+            )
+        )
+
+    def get_analyze_batch(self, batch_id: str) -> AnalyzeBatch:
+        """Retrieve an analyze batch: status and item counts.
+
+        :param batch_id: the batch id.
+        """
+        return self.run(api.get_analyze_batch(batch_id))
+
+    async def aget_analyze_batch(self, batch_id: str) -> AnalyzeBatch:
+        """Retrieve an analyze batch (async).
+
+        :param batch_id: the batch id.
+        """
+        return await self.arun(api.get_analyze_batch(batch_id))
+
+    def list_analyze_batches(self, **filters: Any) -> Iterator[AnalyzeBatch]:
+        """Iterate over analyze batches, newest first.
+
+        :param filters: ``status`` and ``analysis_mode`` (a value or a list of values).
+        """
+        return self.paginate(lambda page: api.list_analyze_batches(page=page, page_limit=50, **filters))
+
+    def list_analyze_batches_page(self, **filters: Any) -> Page[AnalyzeBatch]:
+        """Return one page of analyze batches.
+
+        :param filters: ``page``, ``page_limit`` and the filters of :meth:`list_analyze_batches`.
+        """
+        return self.run(api.list_analyze_batches(**filters))
+
+    async def alist_analyze_batches_page(self, **filters: Any) -> Page[AnalyzeBatch]:
+        """Return one page of analyze batches (async).
+
+        :param filters: ``page``, ``page_limit`` and the filters of :meth:`list_analyze_batches`.
+        """
+        return await self.arun(api.list_analyze_batches(**filters))
+
+    def cancel_analyze_batch(self, batch_id: str) -> AnalyzeBatch:
+        """Ask for a batch to be canceled: queued items are canceled, processing ones finish.
+
+        :param batch_id: the batch id.
+        """
+        return self.run(api.cancel_analyze_batch(batch_id))
+
+    def delete_analyze_batch(self, batch_id: str) -> None:
+        """Delete a completed, canceled or expired batch and its tasks.
+
+        :param batch_id: the batch id.
+        """
+        self.run(api.delete_analyze_batch(batch_id))
+
+    def stream_analyze_batch_results(self, batch_id: str) -> Iterator[AnalyzeBatchResult]:
+        """Yield a batch's results one item at a time, as the JSON Lines stream delivers them.
+
+        Readable while the batch runs (unfinished items come with their status only). Opening the
+        stream is retried; a failure while reading it is not (items were consumed by then).
+
+        :param batch_id: the batch id.
+        """
+        for line in self.stream_lines(api.get_analyze_batch_results(batch_id)):
+            yield AnalyzeBatchResult.model_validate(line)
+
+    async def astream_analyze_batch_results(self, batch_id: str) -> AsyncIterator[AnalyzeBatchResult]:
+        """Async twin of :meth:`stream_analyze_batch_results`.
+
+        :param batch_id: the batch id.
+        """
+        async for line in self.astream_lines(api.get_analyze_batch_results(batch_id)):
+            yield AnalyzeBatchResult.model_validate(line)
 
 
 def _without_array(chunks: Iterable[bytes | memoryview], path: Sequence[str]) -> dict[str, Any]:

@@ -222,3 +222,67 @@ class TestOpenApiExamples:
             pytest.skip(f"{method} {path} documents no JSON body for {status}")
         answer = generate_from_schema(schema, method, path, seed)
         parse(answer)
+
+
+class TestAsynchronousAnalyze:
+    @pytest.mark.parametrize(
+        ("enum", "terminal", "failed"),
+        [
+            (models.AnalyzeTaskStatus, {"ready", "failed", "canceled"}, {"failed", "canceled"}),
+            (models.AnalyzeBatchItemStatus, {"ready", "failed", "canceled"}, {"failed", "canceled"}),
+            # A batch is never failed; "completed" says every item ended, not that all succeeded.
+            (models.AnalyzeBatchStatus, {"completed", "canceled", "expired"}, {"canceled", "expired"}),
+        ],
+    )
+    def test_terminal_and_failed_sets(self, enum: Any, terminal: set[str], failed: set[str]) -> None:
+        assert {s.value for s in enum if s.is_terminal()} == terminal
+        assert {s.value for s in enum if s.is_failed()} == failed
+
+    def test_canceling_is_not_final(self) -> None:
+        assert not is_terminal("canceling") and not is_failed("canceling")
+
+    def test_task_reads_task_id_as_id_and_keeps_unknown_fields(self) -> None:
+        task = models.AnalyzeTask.model_validate(
+            {"task_id": "t1", "status": "ready", "custom_id": None, "new_field": 1, "result": {"data": "x"}}
+        )
+        assert (task.id, task.task_id, task.status, task.warning) == ("t1", "t1", "ready", None)
+        assert task.to_json_dict()["new_field"] == 1 and task.to_json_dict()["id"] == "t1"
+
+    @pytest.mark.parametrize(
+        ("status", "warning"),
+        [("ready", "output truncated"), ("failed", None), ("canceled", None)],
+    )
+    def test_warning_only_on_ready_tasks(self, status: str, warning: str | None) -> None:
+        task = models.AnalyzeTask.model_validate(
+            {"task_id": "t1", "status": status, "error": {"message": "output truncated"}}
+        )
+        assert task.warning == warning
+
+    def test_batch_and_result_lines_as_the_sdk_documents_them(self) -> None:
+        batch = models.AnalyzeBatch.model_validate(
+            {"batch_id": "b1", "status": "completed", "ready_items": 3, "failed_items": 1}
+        )
+        assert (batch.id, batch.batch_id, batch.ready_items) == ("b1", "b1", 3)
+        ready = models.AnalyzeBatchResult.model_validate(
+            {
+                "task_id": "t1",
+                "custom_id": "summary-001",
+                "status": "ready",
+                "data": {
+                    "generation_id": "g",
+                    "data": "text",
+                    "finish_reason": "stop",
+                    "usage": {"output_tokens": 1},
+                },
+            }
+        )
+        failed = models.AnalyzeBatchResult.model_validate(
+            {
+                "task_id": "t2",
+                "custom_id": None,
+                "status": "failed",
+                "error": {"code": "asset_unavailable", "message": "m"},
+            }
+        )
+        assert ready.data is not None and ready.data.data == "text"
+        assert failed.error is not None and failed.error.code == "asset_unavailable" and failed.data is None

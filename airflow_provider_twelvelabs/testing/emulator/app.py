@@ -55,6 +55,7 @@ ROUTE_MODULES = (
     "routes_tasks",
     "routes_embed",
     "routes_analyze",
+    "routes_analyze_async",
     "routes_search",
     "routes_control",
 )

@@ -55,6 +55,15 @@ class EmulatorConfig:
     :param gist_gone: answer ``POST /gist`` as the sunset endpoint it is becoming.
     :param summarize_gone: answer ``POST /summarize`` as a sunset endpoint.
     :param max_request_log: number of entries kept in the request log.
+    :param analyze_task_fail: new analyze tasks (``/analyze/tasks``, batch items too) end ``failed``.
+    :param analyze_task_never_finish: new analyze tasks stay ``processing`` for ever (cancel still works).
+    :param analyze_task_warning: new analyze tasks end ``ready`` with a warning: ``finish_reason`` ``length``
+        and a truncation ``error`` in ``general`` mode, an incomplete-segments ``error`` in
+        ``time_based_metadata`` mode.
+    :param analyze_batch_item_failure_rate: fraction of the items of a new batch that fail (chosen by the
+        seed, so the same items fail on every run).
+    :param analyze_max_active_batches: how many batches may be active (pending, processing, canceling) at
+        once; one more is refused with 429 (5 on the real API).
     """
 
     api_key: str = DEFAULT_API_KEY
@@ -83,6 +92,11 @@ class EmulatorConfig:
     gist_gone: bool = False
     summarize_gone: bool = False
     max_request_log: int = 100_000
+    analyze_task_fail: bool = False
+    analyze_task_never_finish: bool = False
+    analyze_task_warning: bool = False
+    analyze_batch_item_failure_rate: float = 0.0
+    analyze_max_active_batches: int = 5
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply ``changes`` (field name → value) in place, coercing JSON values to the field types.

@@ -225,6 +225,34 @@ CALLS: dict[str, list[ApiCall[Any]]] = {
         ),
     ],
     "get_search_page": [api.get_search_page("tok-1", include_user_metadata=False)],
+    "create_analyze_task": [
+        api.create_analyze_task(
+            {
+                "video": {"type": "url", "url": "https://example.com/v.mp4"},
+                "prompt": "Why?",
+                "custom_id": None,
+            }
+        )
+    ],
+    "list_analyze_tasks": [api.list_analyze_tasks(status="ready", asset_id=OID, page=1, page_limit=50)],
+    "get_analyze_task": [api.get_analyze_task(OID)],
+    "delete_analyze_task": [api.delete_analyze_task(OID)],
+    "cancel_analyze_task": [api.cancel_analyze_task(OID)],
+    "create_analyze_batch": [
+        api.create_analyze_batch(
+            model_name="pegasus1.5",
+            analysis_mode="general",
+            requests=[{"video": {"type": "asset_id", "asset_id": OID}, "custom_id": "a"}],
+            defaults={"prompt": {"input_text": "Summarize"}},
+        )
+    ],
+    "list_analyze_batches": [
+        api.list_analyze_batches(status=["pending", "processing"], analysis_mode="general", page=2)
+    ],
+    "get_analyze_batch": [api.get_analyze_batch(OID)],
+    "delete_analyze_batch": [api.delete_analyze_batch(OID)],
+    "cancel_analyze_batch": [api.cancel_analyze_batch(OID)],
+    "get_analyze_batch_results": [api.get_analyze_batch_results(OID)],
 }
 
 #: Where the provider follows SDK 1.3.6 (the contract) and the older spec disagrees.

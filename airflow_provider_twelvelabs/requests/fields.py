@@ -12,6 +12,8 @@ The rules, once for all operators:
 * **lists of choices** (:func:`choices`): one string counts as a one-item list; ``None`` and ``""``
   mean "not given" (an error when the list is required); an empty list is an error; every value
   must be allowed; **duplicates are dropped**, keeping the first occurrence's order.
+* **lists of strings** (:func:`str_list`: paths, URLs): one string counts as a one-item list;
+  ``None``, ``""`` and ``[]`` mean "none given"; every item must be a non-blank string.
 * **URLs** (:func:`http_url`): an ``http://`` or ``https://`` URL with a host; errors never show
   the query string (a presigned URL's signature is a credential).
 * **numbers** (:func:`number`, :func:`integer`): no booleans, finite, within the given bounds.
@@ -44,6 +46,7 @@ __all__ = [
     "redact",
     "require_str",
     "resource_id",
+    "str_list",
 ]
 
 _Model = TypeVar("_Model", bound="RequestModel")
@@ -141,14 +144,15 @@ def optional_str(name: str, value: Any, *, max_length: int | None = None) -> str
 # --------------------------------------------------------------------------- choices
 
 
-def one_of(name: str, value: Any, *, allowed: Sequence[str]) -> str:
+def one_of(name: str, value: Any, *, allowed: Sequence[str], optional: bool = False) -> Any:
     """Return ``value`` if it is one of ``allowed``, or raise a ``ValueError`` naming the parameter.
 
     :param name: the parameter's name, for the error.
     :param value: the value given.
     :param allowed: the values allowed.
+    :param optional: whether ``None`` (not given) is allowed too.
     """
-    if isinstance(value, str) and value in allowed:
+    if (isinstance(value, str) and value in allowed) or (optional and value is None):
         return value
     listed = f"{allowed[0]!r} or {allowed[1]!r}" if len(allowed) == 2 else f"one of {', '.join(allowed)}"
     raise ValueError(f"{name} must be {listed}, got {value!r}")
@@ -181,6 +185,24 @@ def choices(name: str, value: Any, *, allowed: Sequence[str], required: bool = F
     if bad:
         raise ValueError(f"{name} has unsupported value(s) {bad}; allowed: {listed}")
     return list(dict.fromkeys(chosen))
+
+
+def str_list(name: str, value: Any) -> list[str]:
+    """Return ``value`` as a list of stripped strings; ``None``, ``""`` and ``[]`` give ``[]``.
+
+    :param name: the parameter's name, for the error.
+    :param value: one string or a list of strings.
+    """
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Iterable) or isinstance(value, (Mapping, bytes)):
+        raise ValueError(f"{name} must be a string or a list of strings, got {type(value).__name__}")
+    items = list(value)
+    if not all(isinstance(v, str) and v.strip() for v in items):
+        raise ValueError(f"{name} must be a string or a list of non-empty strings, got {items!r}")
+    return [v.strip() for v in items]
 
 
 # --------------------------------------------------------------------------- URLs

@@ -198,10 +198,10 @@ def str_list(name: str, value: Any) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, Iterable) or isinstance(value, (Mapping, bytes)):
-        raise ValueError(f"{name} must be a string or a list of strings, got {type(value).__name__}")
+        raise ValueError(f"{name} must be a list of strings (or one string), got {type(value).__name__}")
     items = list(value)
     if not all(isinstance(v, str) and v.strip() for v in items):
-        raise ValueError(f"{name} must be a string or a list of non-empty strings, got {items!r}")
+        raise ValueError(f"{name} must be a list of strings (or one string), none blank, got {items!r}")
     return [v.strip() for v in items]
 
 

@@ -380,17 +380,10 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         self._check_static()
 
     def _check_static(self) -> None:
-        SummarizeOptions.build(type=self.type, temperature=self.temperature, max_tokens=self.max_tokens)
+        SummarizeOptions.build_from(self)
 
     def _request(self) -> SummarizeRequest:
-        return SummarizeRequest.build(
-            video_id=self.video_id,
-            type=self.type,
-            prompt=self.prompt,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            response_format=self.response_format,
-        )
+        return SummarizeRequest.build_from(self)
 
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /summarize`` body; no request is made."""
@@ -505,7 +498,7 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
 
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /gist`` body; no request is made."""
-        return GistRequest.build(video_id=self.video_id, types=self.types).to_body()
+        return GistRequest.build_from(self).to_body()
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Generate the gist and return ``{title, topics, hashtags}``."""
@@ -617,30 +610,10 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         self._check_static()
 
     def _check_static(self) -> None:
-        AnalyzeOptions.build(
-            model_name=self.model_name,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            start_time=self.start_time,
-            end_time=self.end_time,
-            log_every_chars=self.log_every_chars,
-        )
+        AnalyzeOptions.build_from(self)
 
     def _request(self) -> AnalyzeRequest:
-        return AnalyzeRequest.build(
-            prompt=self.prompt,
-            video_id=self.video_id,
-            asset_id=self.asset_id,
-            video_url=self.video_url,
-            model_name=self.model_name,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            response_format=self.response_format,
-            start_time=self.start_time,
-            end_time=self.end_time,
-            log_every_chars=self.log_every_chars,
-            output_path=self.output_path,
-        )
+        return AnalyzeRequest.build_from(self)
 
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /analyze`` body; no request is made."""

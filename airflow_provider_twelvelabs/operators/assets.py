@@ -112,22 +112,6 @@ class _AssetUploadBase(TwelveLabsBaseOperator):
         else:
             self.concurrency = request.concurrency
 
-    def _common_params(self) -> dict[str, Any]:
-        return {
-            name: getattr(self, name)
-            for name in (
-                "source",
-                "filename",
-                "enable_hls",
-                "enable_thumbnail",
-                "user_metadata",
-                "wait_for_ready",
-                "concurrency",
-                "upload_options",
-                "file_type",
-            )
-        }
-
     # -- memory across tries ----------------------------------------------------------------------
 
     def _remember(self, context: Context, key: str, value: Any, *, xcom: bool = True) -> None:
@@ -253,9 +237,7 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         self.file_type = file_type
 
     def _validate(self) -> None:
-        request = UploadAssetRequest.build(
-            **self._common_params(), method=self.method, multipart=self.multipart
-        )
+        request = UploadAssetRequest.build_from(self)
         self._apply(request)
         self.file_type = request.file_type
 
@@ -380,7 +362,7 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
 
         :param context: the task context.
         """
-        request = MultipartUploadRequest.build(**self._common_params())
+        request = MultipartUploadRequest.build_from(self)
         self._apply(request)
         self.file_type = request.file_type
         from airflow_provider_twelvelabs.hooks.multipart import open_source

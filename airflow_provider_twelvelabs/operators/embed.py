@@ -196,12 +196,7 @@ class _EmbeddingOperatorMixin(TwelveLabsBaseOperator):
         self.max_xcom_bytes = max_xcom_bytes
 
     def _validate_output(self) -> None:
-        output = EmbeddingOutput.build(
-            output_path=self.output_path,
-            output_format=self.output_format,
-            max_xcom_embeddings=self.max_xcom_embeddings,
-            max_xcom_bytes=self.max_xcom_bytes,
-        )
+        output = EmbeddingOutput.build_from(self)
         # A template that renders empty means "no file": the embeddings go to XCom.
         self.output_path = output.output_path
         if output.output_format == "parquet" and output.output_path:
@@ -352,28 +347,6 @@ class _EmbedV2Mixin(_EmbeddingOperatorMixin):
             "file": self.file_path or None,
         }
 
-    def _request_params(self) -> dict[str, Any]:
-        """Return the request parameters the sync and task requests share, by name."""
-        return {
-            name: getattr(self, name)
-            for name in (
-                "input_type",
-                "model_name",
-                "asset_id",
-                "url",
-                "file_path",
-                "start_sec",
-                "end_sec",
-                "segmentation",
-                "segment_duration_sec",
-                "embedding_option",
-                "embedding_scope",
-                "embedding_type",
-                "embedding_dimension",
-                "embedding_uncertainty",
-            )
-        }
-
 
 # --------------------------------------------------------------------------- sync embed v2
 
@@ -433,13 +406,7 @@ class TwelveLabsEmbedOperator(_EmbedV2Mixin):
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /embed-v2`` body; no request is made."""
         self._validate_output()
-        request = EmbedV2Request.build(
-            **self._request_params(),
-            text=self.text,
-            auto_truncate=self.auto_truncate,
-            media_sources=self.media_sources,
-        )
-        return request.to_body(self._read_media())
+        return EmbedV2Request.build_from(self).to_body(self._read_media())
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate, create the embeddings, and deliver them (file and manifest, or XCom).
@@ -534,7 +501,7 @@ class TwelveLabsCreateEmbeddingTaskOperator(_RemoteTaskMixin, _EmbedV2Mixin):
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /embed-v2/tasks`` body; no request is made."""
         self._validate_output()
-        return EmbedV2TaskRequest.build(**self._request_params()).to_body(self._read_media())
+        return EmbedV2TaskRequest.build_from(self).to_body(self._read_media())
 
     def execute(self, context: Context) -> Any:
         """Validate, create (or resume) the task, wait for it, and deliver its embeddings.
@@ -643,16 +610,7 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_RemoteTaskMixin):
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the keyword arguments of the create call (no request)."""
         self._validate_output()
-        request = EmbedV1TaskRequest.build(
-            model_name=self.model_name,
-            video_url=self.video_url,
-            video_file=self.video_file,
-            video_clip_length=self.video_clip_length,
-            video_start_offset_sec=self.video_start_offset_sec,
-            video_end_offset_sec=self.video_end_offset_sec,
-            video_embedding_scope=self.video_embedding_scope,
-            embedding_option=self.embedding_option,
-        )
+        request = EmbedV1TaskRequest.build_from(self)
         fields = request.to_body()
         if request.video_file is not None:
             fields["video_file"] = self._file_part(request.video_file)

@@ -113,9 +113,7 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
 
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the create call's arguments; no request is made."""
-        return CreateIndexRequest.build(
-            index_name=self.index_name, models=self.models, addons=self.addons, if_exists=self.if_exists
-        ).to_body()
+        return CreateIndexRequest.build_from(self).to_body()
 
     def execute(self, context: Context) -> str:
         """Find or create the index and return its id.
@@ -191,7 +189,7 @@ class TwelveLabsDeleteIndexOperator(TwelveLabsBaseOperator):
 
         :param context: the task context.
         """
-        index_id = DeleteIndexRequest.build(index_id=self.index_id).index_id
+        index_id = DeleteIndexRequest.build_from(self).index_id
         try:
             self.hook.delete_index(index_id)
         except TwelveLabsNotFoundError:
@@ -254,12 +252,7 @@ class TwelveLabsIndexAssetOperator(TwelveLabsBaseOperator):
 
         :param context: the task context.
         """
-        request = IndexAssetRequest.build(
-            index_id=self.index_id,
-            asset_id=self.asset_id,
-            enable_video_stream=self.enable_video_stream,
-            user_metadata=self.user_metadata,
-        )
+        request = IndexAssetRequest.build_from(self)
         index_id, asset_id = request.index_id, request.asset_id
         enable_video_stream, user_metadata = request.enable_video_stream, request.user_metadata
 
@@ -404,13 +397,7 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsBaseOperator):
         """
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
 
-        request = IndexingTaskRequest.build(
-            index_id=self.index_id,
-            video_path=self.video_path,
-            video_url=self.video_url,
-            enable_video_stream=self.enable_video_stream,
-            user_metadata=self.user_metadata,
-        )
+        request = IndexingTaskRequest.build_from(self)
         index_id, video_url = request.index_id, request.video_url
         enable_video_stream, user_metadata = request.enable_video_stream, request.user_metadata
 

@@ -140,31 +140,10 @@ class TwelveLabsSearchOperator(TwelveLabsBaseOperator):
         self._check_static()
 
     def _check_static(self) -> None:
-        SearchOptions.build(
-            search_options=self.search_options,
-            operator=self.operator,
-            group_by=self.group_by,
-            transcription_options=self.transcription_options,
-            page_limit=self.page_limit,
-            max_results=self.max_results,
-            include_user_metadata=self.include_user_metadata,
-        )
+        SearchOptions.build_from(self)
 
     def _request(self) -> SearchRequest:
-        return SearchRequest.build(
-            index_id=self.index_id,
-            query_text=self.query_text,
-            query_media_file=self.query_media_file,
-            query_media_url=self.query_media_url,
-            search_options=self.search_options,
-            operator=self.operator,
-            group_by=self.group_by,
-            transcription_options=self.transcription_options,
-            filter=self.filter,
-            page_limit=self.page_limit,
-            max_results=self.max_results,
-            include_user_metadata=self.include_user_metadata,
-        )
+        return SearchRequest.build_from(self)
 
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the search call's arguments, query files attached.

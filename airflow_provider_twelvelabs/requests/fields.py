@@ -73,6 +73,14 @@ class RequestModel(BaseModel):
         except ValidationError as exc:
             raise ValueError(_first_message(exc)) from None
 
+    @classmethod
+    def build_from(cls: type[_Model], source: object) -> _Model:
+        """Like :meth:`build`, reading each field from the attribute of the same name of ``source``.
+
+        :param source: an object holding the parameters, typically the operator after rendering.
+        """
+        return cls.build(**{name: getattr(source, name) for name in cls.model_fields})
+
     def to_body(self) -> dict[str, Any]:
         """Return the request body (or the hook call's keyword arguments); no request is made."""
         raise NotImplementedError

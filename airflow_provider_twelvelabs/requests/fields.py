@@ -9,6 +9,7 @@ The rules, once for all operators:
 * **ids** (:func:`resource_id`): a non-empty string without ``/``, stripped.
 * **optional strings** (:func:`optional_str`): ``None`` or ``""`` (a template that rendered empty)
   mean "not given"; anything else must be a non-blank string, returned stripped.
+* **one choice** (:func:`one_of`): one of the allowed strings (``None`` too when optional).
 * **lists of choices** (:func:`choices`): one string counts as a one-item list; ``None`` and ``""``
   mean "not given" (an error when the list is required); an empty list is an error; every value
   must be allowed; **duplicates are dropped**, keeping the first occurrence's order.

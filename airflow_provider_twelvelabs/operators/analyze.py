@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,19 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsNotFoundError,
 )
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+from airflow_provider_twelvelabs.requests.analyze import (
+    GIST_TYPES,
+    MAX_PROMPT_CHARS,
+    SUMMARIZE_TYPES,
+    AnalyzeOptions,
+    AnalyzeRequest,
+    GistOptions,
+    GistRequest,
+    SummarizeOptions,
+    SummarizeRequest,
+    as_standard_schema,
+    video_body,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -38,140 +51,7 @@ __all__ = [
     "summarize_fallback_request",
 ]
 
-SUMMARIZE_TYPES = ("summary", "chapter", "highlight")
-GIST_TYPES = ("title", "topic", "hashtag")
-#: The API's prompt limit, in tokens.
-MAX_PROMPT_TOKENS = 2000
-#: Tokens are estimated at this many characters each (English averages about four); the API counts
-#: real tokens, so a prompt under this limit can still be refused with ``token_limit_exceeded``.
-CHARS_PER_TOKEN = 4
-#: The longest prompt accepted before any request, in characters (about 2,000 tokens).
-MAX_PROMPT_CHARS = MAX_PROMPT_TOKENS * CHARS_PER_TOKEN
-#: The API caps every generation at 4,096 tokens.
-MAX_OUTPUT_TOKENS = 4096
-#: The shortest analysis window the API accepts, in seconds.
-MIN_WINDOW_SECONDS = 1.0
-
 _GIST_KEYS = {"title": "title", "topic": "topics", "hashtag": "hashtags"}
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_prompt(prompt: Any, *, required: bool, name: str = "prompt") -> str | None:
-    if prompt is None or (isinstance(prompt, str) and not prompt.strip()):
-        if required:
-            raise ValueError(f"{name} is required and must not be blank: tell Pegasus what to generate")
-        return None
-    if not isinstance(prompt, str):
-        raise ValueError(f"{name} must be a string, got {type(prompt).__name__}")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(
-            f"{name} is {len(prompt):,} characters, about {len(prompt) // CHARS_PER_TOKEN:,} tokens "
-            f"(estimated at {CHARS_PER_TOKEN} characters per token); the API accepts at most "
-            f"{MAX_PROMPT_TOKENS:,} tokens, so keep it under {MAX_PROMPT_CHARS:,} characters"
-        )
-    return prompt
-
-
-def _check_temperature(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"temperature must be a number between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _check_max_tokens(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OUTPUT_TOKENS:
-        raise ValueError(f"max_tokens must be an integer between 1 and {MAX_OUTPUT_TOKENS}, got {value!r}")
-    return value
-
-
-def _check_response_format(value: Any) -> dict[str, Any] | None:
-    """Return ``{"type": "json_schema", "json_schema": schema}``; a bare JSON schema is wrapped."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ValueError("response_format must be a dict or a JSON object string") from None
-    if not isinstance(value, Mapping):
-        raise ValueError(f"response_format must be a dict, got {type(value).__name__}")
-    if value.get("type") == "json_schema":
-        schema = value.get("json_schema")
-        unknown = sorted(set(value) - {"type", "json_schema"})
-        if unknown:
-            raise ValueError(f"response_format has unknown key(s) {unknown}: use type and json_schema")
-    else:
-        schema = value
-    if not isinstance(schema, Mapping) or not schema:
-        raise ValueError('response_format must be {"type": "json_schema", "json_schema": {...}} or a schema')
-    try:
-        from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import SchemaError
-    except ImportError:  # jsonschema is optional at run time; the API checks the schema anyway
-        pass
-    else:
-        try:
-            Draft202012Validator.check_schema(_as_standard_schema(schema))
-        except SchemaError as exc:
-            raise ValueError(
-                f"response_format.json_schema is not a valid JSON Schema: {exc.message}"
-            ) from None
-    return {"type": "json_schema", "json_schema": dict(schema)}
-
-
-def _as_standard_schema(schema: Any) -> Any:
-    """Replace Pegasus's ``timestamp`` type by ``number`` so standard validators accept the schema."""
-    if isinstance(schema, Mapping):
-        out = {k: _as_standard_schema(v) for k, v in schema.items()}
-        if out.get("type") == "timestamp":
-            out["type"] = ["number", "string"]
-            out.pop("format", None)
-        return out
-    if isinstance(schema, list):
-        return [_as_standard_schema(v) for v in schema]
-    return schema
-
-
-def _check_window(start_time: Any, end_time: Any) -> tuple[float | None, float | None]:
-    for name, value in (("start_time", start_time), ("end_time", end_time)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
-        ):
-            raise ValueError(f"{name} must be a non-negative number of seconds, got {value!r}")
-    if end_time is not None and end_time - (start_time or 0) < MIN_WINDOW_SECONDS:
-        raise ValueError(
-            f"the analysis window end_time - start_time must be at least {MIN_WINDOW_SECONDS:g} s, "
-            f"got start_time={start_time!r}, end_time={end_time!r}"
-        )
-    return start_time, end_time
-
-
-def _check_id(value: Any, name: str) -> str:
-    if value is None or value == "":
-        raise ValueError(f"{name} is required")
-    if not isinstance(value, str) or not value.strip() or "/" in value:
-        raise ValueError(f"{name} must be a TwelveLabs id string, got {value!r}")
-    return value.strip()
-
-
-def _check_choices(values: Any, allowed: Sequence[str], name: str) -> list[str]:
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, Iterable) or isinstance(values, Mapping):
-        raise ValueError(f"{name} must be a list of {', '.join(allowed)}, got {values!r}")
-    chosen = list(values)
-    if not chosen:
-        raise ValueError(f"{name} must name at least one of {', '.join(allowed)}")
-    bad = [v for v in chosen if v not in allowed]
-    if bad:
-        raise ValueError(f"{name} has unsupported value(s) {bad}; allowed: {', '.join(allowed)}")
-    return list(dict.fromkeys(chosen))
 
 
 # --------------------------------------------------------------------------- running /analyze
@@ -296,7 +176,7 @@ def _warn_if_not_matching(value: Any, schema: Mapping[str, Any], log: Any, what:
         from jsonschema import Draft202012Validator
     except ImportError:
         return
-    errors = sorted(Draft202012Validator(_as_standard_schema(schema)).iter_errors(value), key=str)
+    errors = sorted(Draft202012Validator(as_standard_schema(schema)).iter_errors(value), key=str)
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "<root>"
         log.warning(
@@ -305,15 +185,6 @@ def _warn_if_not_matching(value: Any, schema: Mapping[str, Any], log: Any, what:
             where,
             errors[0].message,
         )
-
-
-def _video_body(video_id: str | None, asset_id: str | None, video_url: str | None) -> dict[str, Any]:
-    if video_id:
-        # The legacy shape (contract 12.1): an indexed video, as /summarize and /gist take it.
-        return {"video_id": video_id}
-    if asset_id:
-        return {"video": {"type": "asset_id", "asset_id": asset_id}}
-    return {"video": {"type": "url", "url": video_url}}
 
 
 def _is_gone(exc: Exception) -> bool:
@@ -509,28 +380,21 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         self._check_static()
 
     def _check_static(self) -> None:
-        if self.type not in SUMMARIZE_TYPES:
-            raise ValueError(f"type must be one of {', '.join(SUMMARIZE_TYPES)}, got {self.type!r}")
-        _check_temperature(self.temperature)
-        _check_max_tokens(self.max_tokens)
+        SummarizeOptions.build_from(self)
+
+    def _request(self) -> SummarizeRequest:
+        return SummarizeRequest.build_from(self)
+
+    def build_request(self) -> dict[str, Any]:
+        """Validate every parameter and return the ``POST /summarize`` body; no request is made."""
+        return self._request().to_body()
 
     def execute(self, context: Context) -> Any:
         """Generate the summary, chapters or highlights and return them JSON-native."""
-        self._check_static()
-        video_id = _check_id(self.video_id, "video_id")
-        prompt = _check_prompt(self.prompt, required=False)
-        response_format = _check_response_format(self.response_format)
-        if response_format is not None and self.type != "summary":
-            raise ValueError(f"response_format is only valid with type='summary', not type={self.type!r}")
+        request = self._request()
+        video_id, prompt, response_format = request.video_id, request.prompt, request.response_format
         if self.prefer_legacy_endpoint:
-            body = {
-                "video_id": video_id,
-                "type": self.type,
-                "prompt": prompt,
-                "temperature": self.temperature,
-                "max_tokens": self.max_tokens,
-                "response_format": response_format,
-            }
+            body = request.to_body()
             try:
                 result = self.hook.summarize(body)
             except TwelveLabsError as exc:
@@ -578,7 +442,7 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
     ) -> Any:
         text, fmt = summarize_fallback_request(self.type, prompt, response_format)
         body = {
-            **_video_body(video_id, None, None),
+            **video_body(video_id, None, None),
             "prompt": text,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
@@ -629,16 +493,20 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.video_id = video_id
-        self.types = _check_choices(types, GIST_TYPES, "types")
+        self.types = GistOptions.build(types=types).types
         self.prefer_legacy_endpoint = prefer_legacy_endpoint
+
+    def build_request(self) -> dict[str, Any]:
+        """Validate every parameter and return the ``POST /gist`` body; no request is made."""
+        return GistRequest.build_from(self).to_body()
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Generate the gist and return ``{title, topics, hashtags}``."""
-        video_id = _check_id(self.video_id, "video_id")
-        types = _check_choices(self.types, GIST_TYPES, "types")
+        body = self.build_request()
+        video_id, types = body["video_id"], body["types"]
         if self.prefer_legacy_endpoint:
             try:
-                result: GistResult = self.hook.gist(video_id=video_id, types=types)
+                result: GistResult = self.hook.gist(**body)
             except TwelveLabsError as exc:
                 if not _is_gone(exc):
                     raise
@@ -651,7 +519,7 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
                 self.log.info("Gist for video %s done (usage: %s)", video_id, result.usage or {})
                 return _gist_result(types, result.title, result.topics, result.hashtags)
         prompt, fmt = gist_fallback_request(types)
-        body = {**_video_body(video_id, None, None), "prompt": prompt, "response_format": fmt}
+        body = {**video_body(video_id, None, None), "prompt": prompt, "response_format": fmt}
         generation = _run_analysis(self.hook, body, stream=False, log=self.log)
         value = _structured(generation, fmt["json_schema"], self.log, what="gist generation")
         if not isinstance(value, Mapping):
@@ -742,39 +610,14 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         self._check_static()
 
     def _check_static(self) -> None:
-        _check_temperature(self.temperature)
-        _check_max_tokens(self.max_tokens)
-        _check_window(self.start_time, self.end_time)
-        if self.model_name is not None and (
-            not isinstance(self.model_name, str) or not self.model_name.startswith("pegasus")
-        ):
-            raise ValueError(
-                f"model_name must name a Pegasus model (pegasus1.5, pegasus1.6), got {self.model_name!r}"
-            )
-        if not isinstance(self.log_every_chars, int) or self.log_every_chars < 1:
-            raise ValueError(f"log_every_chars must be a positive integer, got {self.log_every_chars!r}")
+        AnalyzeOptions.build_from(self)
 
-    def _video(self) -> dict[str, Any]:
-        given = {
-            name: value
-            for name, value in (
-                ("video_id", self.video_id),
-                ("asset_id", self.asset_id),
-                ("video_url", self.video_url),
-            )
-            if value not in (None, "")
-        }
-        if len(given) != 1:
-            named = ", ".join(given) if given else "none"
-            raise ValueError(f"give exactly one of video_id, asset_id or video_url (got: {named})")
-        if self.video_url:
-            if not isinstance(self.video_url, str) or not self.video_url.startswith(("http://", "https://")):
-                # Not echoed: a presigned URL carries a credential in its query string.
-                raise ValueError("video_url must be an http:// or https:// URL")
-            return _video_body(None, None, self.video_url)
-        if self.asset_id:
-            return _video_body(None, _check_id(self.asset_id, "asset_id"), None)
-        return _video_body(_check_id(self.video_id, "video_id"), None, None)
+    def _request(self) -> AnalyzeRequest:
+        return AnalyzeRequest.build_from(self)
+
+    def build_request(self) -> dict[str, Any]:
+        """Validate every parameter and return the ``POST /analyze`` body; no request is made."""
+        return self._request().to_body()
 
     def _describe_video(self) -> str:
         if self.video_id:
@@ -788,22 +631,9 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Run the analysis and return the text, the parsed JSON, or a manifest of the written file."""
-        self._check_static()
-        prompt = _check_prompt(self.prompt, required=True)
-        response_format = _check_response_format(self.response_format)
-        video = self._video()
-        if self.output_path is not None and (not isinstance(self.output_path, str) or not self.output_path):
-            raise ValueError(f"output_path must be a non-empty path or URI, got {self.output_path!r}")
-        body = {
-            **video,
-            "model_name": self.model_name,
-            "prompt": prompt,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "response_format": response_format,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-        }
+        request = self._request()
+        body = request.to_body()
+        response_format = request.response_format
         self.log.info(
             "Analyzing %s with %s (%s)",
             self._describe_video(),
@@ -829,7 +659,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
                     generation.warning or "",
                 )
             value = generation.text
-        if self.output_path:
+        if request.output_path:
             return self._write(value, generation, is_json=response_format is not None)
         return value
 

@@ -18,8 +18,8 @@ import os
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from airflow_provider_twelvelabs.operators._validation import optional_bool, optional_metadata
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
+from airflow_provider_twelvelabs.requests.assets import MultipartUploadRequest, UploadAssetRequest
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -47,84 +47,16 @@ MULTIPART_XCOM_KEY = "multipart_upload"
 #: Task-state key of an asset whose upload is complete (what a retry may reuse).
 _UPLOADED_ASSET_KEY = "uploaded_asset_id"
 
-_FILE_TYPES = ("video", "audio", "image")
-_UPLOAD_OPTION_NAMES = frozenset(
-    {
-        "max_chunk_attempts",
-        "retry_base_delay",
-        "retry_max_delay",
-        "url_expiry_margin",
-        "report_interval",
-        "progress_interval",
-        "chunk_timeout",
-        "progress_callback",
-    }
-)
-
 Multipart = Literal["auto"] | bool
 
 
 # --------------------------------------------------------------------------- validation helpers
 
 
-def _require_source(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValueError(f"source must be a file path, a URL or an ObjectStoragePath, got {value!r}")
-    if not isinstance(value, str | os.PathLike) and not (hasattr(value, "fs") and hasattr(value, "path")):
-        raise ValueError(
-            f"source must be a file path, a URL or an ObjectStoragePath, got {type(value).__name__}"
-        )
-    return value.strip() if isinstance(value, str) else value
-
-
-def _optional_str(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
-    if len(value.strip()) > 255:
-        raise ValueError(f"{name} must be at most 255 characters long, got {len(value.strip())}")
-    return value.strip()
-
-
-def _concurrency(value: Any) -> int:
-    if value is None:
-        # Imported here: the upload engine is not needed to parse a DAG file.
-        from airflow_provider_twelvelabs.hooks.multipart import DEFAULT_CONCURRENCY
-
-        return DEFAULT_CONCURRENCY
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
-        raise ValueError(f"concurrency must be an integer from 1 to 64, got {value!r}")
-    return value
-
-
-def _file_type(value: Any) -> str:
-    if value not in _FILE_TYPES:
-        raise ValueError(f"file_type must be one of {', '.join(_FILE_TYPES)}, got {value!r}")
-    return str(value)
-
-
-def _upload_options(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"upload_options must be a mapping, got {type(value).__name__}")
-    unknown = sorted(set(value) - _UPLOAD_OPTION_NAMES)
-    if unknown:
-        raise ValueError(
-            f"upload_options has unknown keys {unknown}; allowed: {', '.join(sorted(_UPLOAD_OPTION_NAMES))}"
-        )
-    return dict(value)
-
-
 def _guess_file_type(name: str) -> str:
     mime = mimetypes.guess_type(name)[0] or ""
     major = mime.split("/", 1)[0]
     return major if major in ("audio", "image") else "video"
-
-
-def _is_http_url(value: Any) -> bool:
-    return isinstance(value, str) and value.lower().startswith(("http://", "https://"))
 
 
 def _size_text(n: int) -> str:
@@ -172,18 +104,22 @@ class _AssetUploadBase(TwelveLabsJobOperator):
 
     # -- validation (no I/O) --------------------------------------------------------------------
 
-    def _validate_common(self) -> None:
-        self.source = _require_source(self.source)
-        self.filename = _optional_str("filename", self.filename)
-        self.enable_hls = optional_bool("enable_hls", self.enable_hls)
-        self.enable_thumbnail = optional_bool("enable_thumbnail", self.enable_thumbnail)
-        self.user_metadata = optional_metadata("user_metadata", self.user_metadata)
-        wait = optional_bool("wait_for_ready", self.wait_for_ready)
-        if wait is None:
-            raise ValueError("wait_for_ready must be a boolean, got None")
-        self.wait_for_ready = wait
-        self.concurrency = _concurrency(self.concurrency)
-        self.upload_options = _upload_options(self.upload_options)
+    def _apply(self, request: UploadAssetRequest | MultipartUploadRequest) -> None:
+        """Keep the checked (and rendered) parameters for the upload paths."""
+        self.source = request.source
+        self.filename = request.filename
+        self.enable_hls = request.enable_hls
+        self.enable_thumbnail = request.enable_thumbnail
+        self.user_metadata = request.user_metadata
+        self.wait_for_ready = bool(request.wait_for_ready)
+        self.upload_options = request.upload_options
+        if request.concurrency is None:
+            # Imported here: the upload engine is not needed to parse a DAG file.
+            from airflow_provider_twelvelabs.hooks.multipart import DEFAULT_CONCURRENCY
+
+            self.concurrency = DEFAULT_CONCURRENCY
+        else:
+            self.concurrency = request.concurrency
 
     # -- the job model ---------------------------------------------------------------------------
 
@@ -293,15 +229,9 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         self.file_type = file_type
 
     def _validate(self) -> None:
-        self._validate_common()
-        if self.method not in ("direct", "url"):
-            raise ValueError(f"method must be 'direct' or 'url', got {self.method!r}")
-        if self.multipart not in (True, False, "auto"):
-            raise ValueError(f"multipart must be True, False or 'auto', got {self.multipart!r}")
-        if self.file_type is not None:
-            self.file_type = _file_type(self.file_type)
-        if self.method == "url" and not _is_http_url(self.source):
-            raise ValueError(f"with method='url', source must be an http(s) URL, got {self.source!r}")
+        request = UploadAssetRequest.build_from(self)
+        self._apply(request)
+        self.file_type = request.file_type
 
     def prepare_job(self, context: Context) -> None:
         """Validate the rendered parameters and choose the upload path (no call to TwelveLabs).
@@ -429,8 +359,9 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
 
         :param context: the task context.
         """
-        self._validate_common()
-        self.file_type = _file_type(self.file_type)
+        request = MultipartUploadRequest.build_from(self)
+        self._apply(request)
+        self.file_type = request.file_type
         from airflow_provider_twelvelabs.hooks.multipart import open_source
 
         src = open_source(self.source)

@@ -14,16 +14,23 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import posixpath
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.requests.embed import (
+    V1_OPTIONS,
+    EmbeddingOutput,
+    EmbedV1TaskRequest,
+    EmbedV2Request,
+    EmbedV2TaskRequest,
+    MediaReader,
+)
+from airflow_provider_twelvelabs.requests.fields import choices, redact
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -44,104 +51,14 @@ DEFAULT_MAX_XCOM_EMBEDDINGS = 100
 #: ...and at most this many bytes of JSON (about a hundred 512-float vectors).
 DEFAULT_MAX_XCOM_BYTES = 1024 * 1024
 
-MODELS = ("marengo3.0", "marengo3.5")
-V1_MODELS = ("marengo3.0",)
-SYNC_INPUT_TYPES = ("text", "image", "text_image", "audio", "video", "multi_input")
-ASYNC_INPUT_TYPES = ("audio", "video")
-EMBEDDING_TYPES = ("separate_embedding", "fused_embedding")
-OUTPUT_FORMATS = ("jsonl", "parquet")
-V1_SCOPES = ("clip", "video")
-V1_OPTIONS = ("visual", "audio", "transcription", "visual-text")
-MULTI_INPUT_MEDIA_TYPES = ("image", "video", "audio", "document")
-
-_OPTIONS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("marengo3.0", "video"): ("visual", "audio", "transcription"),
-    ("marengo3.0", "audio"): ("audio", "transcription"),
-    ("marengo3.5", "video"): ("visual", "audio"),
-    ("marengo3.5", "audio"): ("audio", "transcription"),
-}
 _MEGABYTE = 1024 * 1024
-#: Decoded size limits of inline (base64) media, contract section 9.
-IMAGE_MAX_BYTES = 32 * _MEGABYTE
-MEDIA_BASE64_MAX_BYTES = 36 * _MEGABYTE
 #: The v1 task upload limit.
 V1_VIDEO_FILE_MAX_BYTES = 2 * 1024 * _MEGABYTE
-#: Longest media per call: synchronous requests by model, asynchronous tasks (4 h).
-SYNC_MAX_SECONDS = {"marengo3.0": 600.0, "marengo3.5": 30.0}
-ASYNC_MAX_SECONDS = 4 * 3600.0
-#: Text limits in tokens by model; texts are measured in words and punctuation marks, fewer than
-#: a subword tokenizer counts, so only texts clearly too long are refused.
-TEXT_MAX_TOKENS = {"marengo3.0": 500, "marengo3.5": 2000}
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _IMAGE_MIN_PIXELS = 128
-_UNSUPPORTED_IMAGE_EXTENSIONS = frozenset(
-    {".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".svg", ".avif", ".ico"}
-)
-_SEGMENT_LIMITS = {"dynamic": ("min_duration_sec", 2, 5), "fixed": ("duration_sec", 2, 10)}
-_DEFAULT_SEGMENT_SECONDS = {("dynamic", "marengo3.0"): 4, ("dynamic", "marengo3.5"): 2, ("fixed", ""): 6}
 _ROW_SOURCE_KEYS = ("input_type", "model", "task_id", "asset_id", "url", "file")
 
 
 # --------------------------------------------------------------------------- validation helpers
-
-
-def _str_list(name: str, value: Any, allowed: Sequence[str]) -> list[str] | None:
-    """Return ``value`` as a list of allowed strings (``None`` stays ``None``)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ValueError(f"{name} must be a non-empty list of {', '.join(allowed)}; got {value!r}")
-    bad = [v for v in value if v not in allowed]
-    if bad:
-        raise ValueError(f"{name} has unsupported value {bad[0]!r}; allowed: {', '.join(allowed)}")
-    if len(set(value)) != len(value):
-        raise ValueError(f"{name} lists a value twice: {list(value)!r}")
-    return list(value)
-
-
-def _number(name: str, value: Any, *, minimum: float | None = None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        # Templated values render as strings.
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum:g}, got {value!r}")
-    return float(value)
-
-
-def _optional_str(name: str, value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _check_url(name: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(
-            f"{name} must be an http(s) URL pointing at the raw media file, got {_redact(url)!r}"
-        )
-
-
-def _redact(url: str) -> str:
-    """Return ``url`` without its query string (a presigned URL's signature is a credential)."""
-    from airflow_provider_twelvelabs.hooks.twelvelabs import redact_url
-
-    return redact_url(url)
-
-
-def _text_tokens(text: str) -> int:
-    return sum(1 for _ in _TOKEN_RE.finditer(text))
 
 
 def _image_dimensions(data: bytes) -> tuple[str, int | None, int | None]:
@@ -202,19 +119,8 @@ def _check_image(name: str, path: str, data: bytes) -> None:
         )
 
 
-def _check_image_url(name: str, url: str) -> None:
-    extension = posixpath.splitext(unquote(urlsplit(url).path))[1].lower()
-    if extension in _UNSUPPORTED_IMAGE_EXTENSIONS:
-        raise ValueError(f"{name}: {extension} images are not supported; use JPEG or PNG ({_redact(url)})")
-
-
 def _filename(path: str) -> str:
     return posixpath.basename(urlsplit(path).path.rstrip("/")) or "video.mp4"
-
-
-def _check_range(start: float | None, end: float | None, start_name: str, end_name: str) -> None:
-    if start is not None and end is not None and end <= start:
-        raise ValueError(f"{end_name} ({end:g}) must be greater than {start_name} ({start:g})")
 
 
 def embedding_parquet_schema() -> Any:
@@ -290,26 +196,23 @@ class _EmbeddingOperatorMixin(TwelveLabsBaseOperator):
         self.max_xcom_bytes = max_xcom_bytes
 
     def _validate_output(self) -> None:
-        if self.output_format not in OUTPUT_FORMATS:
-            raise ValueError(
-                f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.output_format!r}"
-            )
-        if isinstance(self.output_path, str) and not self.output_path.strip():
-            # A template that renders empty means "no file": the embeddings go to XCom.
-            self.output_path = None
-        if self.output_path is not None and not isinstance(self.output_path, str):
-            raise ValueError(
-                f"output_path must be a local path or an object-storage URI, got {self.output_path!r}"
-            )
-        for name in ("max_xcom_embeddings", "max_xcom_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if self.output_format == "parquet" and self.output_path:
+        output = EmbeddingOutput.build_from(self)
+        # A template that renders empty means "no file": the embeddings go to XCom.
+        self.output_path = output.output_path
+        if output.output_format == "parquet" and output.output_path:
             # Fail before any request when the optional extra is missing.
             from airflow_provider_twelvelabs.results import import_pyarrow
 
             import_pyarrow()
+
+    def _read_media(self) -> MediaReader:
+        """Return the reader of inline media files, through ``file_conn_id`` if set."""
+        conn_id = getattr(self, "file_conn_id", None)
+
+        def read(name: str, path: str, limit: int, image: bool) -> str:
+            return _read_media(name, path, conn_id, limit, image=image)
+
+        return read
 
     def _source(self) -> dict[str, Any]:
         """Return the source ids copied into every row and the manifest (no secrets)."""
@@ -440,172 +343,9 @@ class _EmbedV2Mixin(_EmbeddingOperatorMixin):
         return {
             "input_type": self.input_type,
             "asset_id": self.asset_id or None,
-            "url": _redact(self.url) if self.url else None,
+            "url": redact(self.url) if self.url else None,
             "file": self.file_path or None,
         }
-
-    # ------------------------------------------------------------------ validation
-
-    def _check_common(self, input_types: Sequence[str]) -> None:
-        if self.input_type not in input_types:
-            raise ValueError(f"input_type must be one of {', '.join(input_types)}, got {self.input_type!r}")
-        if self.model_name not in MODELS:
-            raise ValueError(f"model_name must be one of {', '.join(MODELS)}, got {self.model_name!r}")
-        is_35 = self.model_name == "marengo3.5"
-        if self.embedding_dimension is not None:
-            if not is_35:
-                raise ValueError("embedding_dimension is only supported by model_name='marengo3.5'")
-            dim = self.embedding_dimension
-            if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 512:
-                raise ValueError(f"embedding_dimension must be an integer from 1 to 512, got {dim!r}")
-        if self.embedding_uncertainty is not None:
-            if not is_35:
-                raise ValueError("embedding_uncertainty is only supported by model_name='marengo3.5'")
-            if not isinstance(self.embedding_uncertainty, bool):
-                raise ValueError(
-                    f"embedding_uncertainty must be a boolean, got {self.embedding_uncertainty!r}"
-                )
-
-    def _media_source(self, kind: str) -> dict[str, str]:
-        """Validate the three media source parameters and return the API's ``media_source``."""
-        given = {
-            name: value
-            for name in ("asset_id", "url", "file_path")
-            if (value := _optional_str(name, getattr(self, name))) is not None
-        }
-        if len(given) != 1:
-            shown = ", ".join(given) or "none"
-            raise ValueError(f"Give exactly one media source of asset_id, url or file_path (got {shown})")
-        name, value = next(iter(given.items()))
-        if name == "asset_id":
-            return {"asset_id": value}
-        if name == "url":
-            _check_url("url", value)
-            if kind == "image":
-                _check_image_url("url", value)
-            return {"url": value}
-        limit = IMAGE_MAX_BYTES if kind == "image" else MEDIA_BASE64_MAX_BYTES
-        return {
-            "base64_string": _read_media("file_path", value, self.file_conn_id, limit, image=kind == "image")
-        }
-
-    def _no_media(self) -> None:
-        for name in ("asset_id", "url", "file_path"):
-            if getattr(self, name):
-                raise ValueError(f"{name} is not used with input_type={self.input_type!r}")
-
-    def _no_media_options(self) -> None:
-        for name in (
-            "start_sec",
-            "end_sec",
-            "segmentation",
-            "segment_duration_sec",
-            "embedding_option",
-            "embedding_scope",
-            "embedding_type",
-        ):
-            if getattr(self, name) is not None:
-                raise ValueError(
-                    f"{name} only applies to audio and video inputs, not input_type={self.input_type!r}"
-                )
-
-    def _segmentation_body(self) -> dict[str, Any] | None:
-        audio = self.input_type == "audio"
-        model = self.model_name
-        raw = self.segmentation
-        seconds: Any = self.segment_duration_sec
-        if raw is None:
-            if seconds is not None:
-                raise ValueError("segment_duration_sec needs segmentation='dynamic' or 'fixed'")
-            return None
-        if isinstance(raw, Mapping):
-            if seconds is not None:
-                raise ValueError("segment_duration_sec cannot be combined with a segmentation object")
-            inner = raw.get("temporal", raw) if model == "marengo3.5" else raw
-            if "temporal" in raw and model != "marengo3.5":
-                raise ValueError(
-                    "segmentation: the 'temporal' wrapper is only used with model_name='marengo3.5'"
-                )
-            if not isinstance(inner, Mapping):
-                raise ValueError(
-                    f"segmentation must be 'dynamic', 'fixed' or an API segmentation object, got {raw!r}"
-                )
-            strategy = inner.get("strategy")
-            params = inner.get(strategy) if isinstance(strategy, str) else None
-            key = _SEGMENT_LIMITS.get(strategy, ("",))[0] if isinstance(strategy, str) else ""
-            seconds = params.get(key) if isinstance(params, Mapping) else None
-            if seconds is None and strategy in _SEGMENT_LIMITS:
-                raise ValueError(f"segmentation.{strategy}.{key} is required")
-        else:
-            strategy = raw
-        if strategy not in _SEGMENT_LIMITS:
-            raise ValueError(f"segmentation strategy must be 'dynamic' or 'fixed', got {strategy!r}")
-        if audio and strategy == "dynamic" and model == "marengo3.0":
-            raise ValueError("segmentation: audio inputs only support the 'fixed' strategy with marengo3.0")
-        key, low, high = _SEGMENT_LIMITS[strategy]
-        if seconds is None:
-            seconds = _DEFAULT_SEGMENT_SECONDS.get(
-                (strategy, model), _DEFAULT_SEGMENT_SECONDS.get((strategy, ""))
-            )
-        value = _number("segment_duration_sec", seconds)
-        if value is None or not value.is_integer() or not low <= value <= high:
-            raise ValueError(
-                f"segment_duration_sec ({key} of {strategy} segmentation) must be a whole number of "
-                f"seconds from {low} to {high}, got {seconds!r}"
-            )
-        body: dict[str, Any] = {"strategy": strategy, strategy: {key: int(value)}}
-        return {"temporal": body} if model == "marengo3.5" else body
-
-    def _media_body(self) -> dict[str, Any]:
-        """Validate the audio/video options and return the ``audio`` or ``video`` request object."""
-        kind = self.input_type
-        model = self.model_name
-        options = _str_list("embedding_option", self.embedding_option, _OPTIONS[(model, kind)])
-        scope_values = (
-            ("clip", "asset", "local") if self.is_async and model == "marengo3.5" else ("clip", "asset")
-        )
-        scopes = _str_list("embedding_scope", self.embedding_scope, scope_values)
-        types = _str_list("embedding_type", self.embedding_type, EMBEDDING_TYPES)
-        effective_options = options or list(_OPTIONS[(model, kind)])
-        if types is not None and len(effective_options) < 2:
-            raise ValueError(
-                f"embedding_type only applies when embedding_option has two or more values, got {options!r}"
-            )
-        if self.embedding_uncertainty and "asset" in (scopes or ["clip", "asset"]):
-            raise ValueError(
-                "embedding_uncertainty needs embedding_scope without 'asset' (the default includes it); "
-                "set embedding_scope=['clip']"
-            )
-        start = _number("start_sec", self.start_sec, minimum=0)
-        end = _number("end_sec", self.end_sec, minimum=0)
-        _check_range(start, end, "start_sec", "end_sec")
-        limit = ASYNC_MAX_SECONDS if self.is_async else SYNC_MAX_SECONDS[model]
-        if end is not None and end - (start or 0.0) > limit:
-            hint = "" if self.is_async else "; use TwelveLabsCreateEmbeddingTaskOperator for longer media"
-            raise ValueError(
-                f"end_sec - start_sec is {end - (start or 0.0):g} s; {kind} embeddings cover at most "
-                f"{limit:g} s per {'task' if self.is_async else 'request'}{hint}"
-            )
-        segmentation = self._segmentation_body()
-        body: dict[str, Any] = {"media_source": self._media_source(kind)}
-        optional = {
-            "start_sec": start,
-            "end_sec": end,
-            "segmentation": segmentation,
-            "embedding_option": options,
-            "embedding_scope": scopes,
-            "embedding_type": types,
-        }
-        body.update({k: v for k, v in optional.items() if v is not None})
-        return body
-
-    def _top_fields(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"input_type": self.input_type, "model_name": self.model_name}
-        if self.embedding_dimension is not None:
-            body["embedding_dimension"] = self.embedding_dimension
-        if self.embedding_uncertainty is not None:
-            body["embedding_uncertainty"] = self.embedding_uncertainty
-        return body
 
 
 # --------------------------------------------------------------------------- sync embed v2
@@ -663,113 +403,10 @@ class TwelveLabsEmbedOperator(_EmbedV2Mixin):
         self.auto_truncate = auto_truncate
         self.media_sources = media_sources
 
-    def _text(self, required: bool) -> str | None:
-        text = self.text
-        if text is None or (isinstance(text, str) and not text.strip()):
-            if required:
-                raise ValueError(f"text is required with input_type={self.input_type!r}")
-            return None
-        if not isinstance(text, str):
-            raise ValueError(f"text must be a string, got {type(text).__name__}")
-        limit = TEXT_MAX_TOKENS[self.model_name]
-        tokens = _text_tokens(text)
-        if tokens > limit and not self.auto_truncate:
-            raise ValueError(
-                f"text has at least {tokens} tokens; {self.model_name} takes at most {limit}"
-                + (" (or set auto_truncate=True)" if self.model_name == "marengo3.5" else "")
-            )
-        return text
-
-    def _multi_input(self) -> dict[str, Any]:
-        sources = self.media_sources or []
-        if not isinstance(sources, (list, tuple)) or len(sources) > 10:
-            raise ValueError("media_sources must be a list of at most 10 media sources")
-        text = self._text(required=not sources)
-        items: list[dict[str, Any]] = []
-        kinds: set[str] = set()
-        for i, raw in enumerate(sources):
-            where = f"media_sources[{i}]"
-            if not isinstance(raw, Mapping):
-                raise ValueError(f"{where} must be a dict, got {raw!r}")
-            unknown = set(raw) - {"media_type", "name", "url", "asset_id", "file_path"}
-            if unknown:
-                raise ValueError(f"{where} has unknown keys {sorted(unknown)}")
-            media_type = raw.get("media_type")
-            if media_type not in MULTI_INPUT_MEDIA_TYPES:
-                raise ValueError(f"{where}.media_type must be one of {', '.join(MULTI_INPUT_MEDIA_TYPES)}")
-            kinds.add(media_type)
-            given = [k for k in ("url", "asset_id", "file_path") if raw.get(k)]
-            if len(given) != 1:
-                raise ValueError(f"{where} needs exactly one of url, asset_id or file_path")
-            item: dict[str, Any] = {"media_type": media_type}
-            if raw.get("name"):
-                item["name"] = str(raw["name"])
-            key = given[0]
-            if key == "url":
-                _check_url(f"{where}.url", raw["url"])
-                item["url"] = raw["url"]
-            elif key == "asset_id":
-                item["asset_id"] = raw["asset_id"]
-            else:
-                item["base64_string"] = _read_media(
-                    f"{where}.file_path",
-                    raw["file_path"],
-                    self.file_conn_id,
-                    IMAGE_MAX_BYTES,
-                    image=media_type == "image",
-                )
-            items.append(item)
-        if len(kinds) > 1 and not text:
-            raise ValueError("media_sources of different media types need text to relate them")
-        if "document" in kinds and len(items) > 1:
-            raise ValueError("a document must be the only entry of media_sources")
-        body: dict[str, Any] = {}
-        if text is not None:
-            body["input_text"] = text
-        if items:
-            body["media_sources"] = items
-        return body
-
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /embed-v2`` body; no request is made."""
         self._validate_output()
-        self._check_common(SYNC_INPUT_TYPES)
-        is_35 = self.model_name == "marengo3.5"
-        if is_35 and self.input_type != "multi_input":
-            raise ValueError(
-                "model_name='marengo3.5' takes only input_type='multi_input' on the synchronous API"
-            )
-        if not is_35 and self.input_type == "multi_input":
-            raise ValueError("input_type='multi_input' needs model_name='marengo3.5'")
-        if self.auto_truncate is not None and not is_35:
-            raise ValueError("auto_truncate is only supported by model_name='marengo3.5'")
-        if self.media_sources is not None and self.input_type != "multi_input":
-            raise ValueError("media_sources is only used with input_type='multi_input'")
-        body = self._top_fields()
-        kind = self.input_type
-        if kind in ("audio", "video"):
-            if self.text is not None:
-                raise ValueError(f"text is not used with input_type={kind!r}")
-            body[kind] = self._media_body()
-        elif kind == "text":
-            self._no_media()
-            self._no_media_options()
-            body["text"] = {"input_text": self._text(required=True)}
-        elif kind in ("image", "text_image"):
-            self._no_media_options()
-            if kind == "image" and self.text is not None:
-                raise ValueError("text is not used with input_type='image'; use 'text_image'")
-            part: dict[str, Any] = {"media_source": self._media_source("image")}
-            if kind == "text_image":
-                part["input_text"] = self._text(required=True)
-            body[kind] = part
-        else:
-            self._no_media()
-            self._no_media_options()
-            body["multi_input"] = self._multi_input()
-        if self.auto_truncate is not None:
-            body["auto_truncate"] = self.auto_truncate
-        return body
+        return EmbedV2Request.build_from(self).to_body(self._read_media())
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate, create the embeddings, and deliver them (file and manifest, or XCom).
@@ -859,10 +496,7 @@ class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /embed-v2/tasks`` body; no request is made."""
         self._validate_output()
-        self._check_common(ASYNC_INPUT_TYPES)
-        body = self._top_fields()
-        body[self.input_type] = self._media_body()
-        return body
+        return EmbedV2TaskRequest.build_from(self).to_body(self._read_media())
 
     def prepare_job(self, context: Context) -> None:
         """Validate the rendered parameters and build the task's request.
@@ -958,53 +592,18 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
         return {
             "input_type": "video",
             "asset_id": None,
-            "url": _redact(self.video_url) if self.video_url else None,
+            "url": redact(self.video_url) if self.video_url else None,
             "file": self.video_file or None,
         }
 
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the keyword arguments of the create call (no request)."""
         self._validate_output()
-        if self.model_name not in V1_MODELS:
-            raise ValueError(
-                f"model_name must be one of {', '.join(V1_MODELS)} for v1 tasks, got {self.model_name!r}"
-            )
-        url = _optional_str("video_url", self.video_url)
-        file = _optional_str("video_file", self.video_file)
-        if (url is None) == (file is None):
-            raise ValueError("Give exactly one of video_url or video_file")
-        clip = _number("video_clip_length", self.video_clip_length)
-        if clip is not None and not 2 <= clip <= 10:
-            raise ValueError(
-                f"video_clip_length must be from 2 to 10 seconds, got {self.video_clip_length!r}"
-            )
-        start = _number("video_start_offset_sec", self.video_start_offset_sec, minimum=0)
-        end = _number("video_end_offset_sec", self.video_end_offset_sec, minimum=0)
-        if (start is None) != (end is None):
-            raise ValueError("Set both video_start_offset_sec and video_end_offset_sec, or neither")
-        _check_range(start, end, "video_start_offset_sec", "video_end_offset_sec")
-        if start is not None and end is not None and end - start < (clip or 6.0):
-            raise ValueError(
-                f"video_end_offset_sec must be at least video_start_offset_sec + video_clip_length "
-                f"({start:g} + {clip or 6.0:g})"
-            )
-        scopes = _str_list("video_embedding_scope", self.video_embedding_scope, V1_SCOPES)
-        if scopes is not None and "clip" not in scopes:
-            raise ValueError("video_embedding_scope must include 'clip' (['clip'] or ['clip', 'video'])")
-        self._options = _str_list("embedding_option", self.embedding_option, V1_OPTIONS)
-        fields: dict[str, Any] = {
-            "model_name": self.model_name,
-            "video_url": url,
-            "video_start_offset_sec": start,
-            "video_end_offset_sec": end,
-            "video_clip_length": clip,
-            "video_embedding_scope": scopes,
-        }
-        if url is not None:
-            _check_url("video_url", url)
-        else:
-            fields["video_file"] = self._file_part(str(file))
-        return {k: v for k, v in fields.items() if v is not None}
+        request = EmbedV1TaskRequest.build_from(self)
+        fields = request.to_body()
+        if request.video_file is not None:
+            fields["video_file"] = self._file_part(request.video_file)
+        return fields
 
     def _file_part(self, path: str) -> FilePart:
         import mimetypes
@@ -1047,7 +646,7 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
 
         :param task_id: the task id.
         """
-        options = _str_list("embedding_option", self.embedding_option, V1_OPTIONS)
+        options = choices("embedding_option", self.embedding_option, allowed=V1_OPTIONS)
         return self.hook.stream_video_embedding_task_results(task_id, embedding_option=options)
 
     def deliver_results(self, items: Any, task_id: str) -> Any:

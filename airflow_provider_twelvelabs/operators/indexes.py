@@ -23,8 +23,15 @@ from airflow_provider_twelvelabs.links import (
     TwelveLabsVideoLink,
 )
 from airflow_provider_twelvelabs.models import is_failed
-from airflow_provider_twelvelabs.operators._validation import optional_bool, optional_metadata, require_str
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.requests.fields import one_of
+from airflow_provider_twelvelabs.requests.indexes import (
+    IF_EXISTS,
+    CreateIndexRequest,
+    DeleteIndexRequest,
+    IndexAssetRequest,
+    IndexingTaskRequest,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -52,35 +59,6 @@ IfExists = Literal["reuse", "fail"]
 
 
 # --------------------------------------------------------------------------- validation helpers
-
-
-def _validate_models(value: Any) -> list[dict[str, Any]]:
-    """Check the shape of ``models`` (names and options are left to the API, which knows the current ones)."""
-    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or not value:
-        raise ValueError(
-            "models must be a non-empty list of {'model_name': ..., 'model_options': [...]} mappings, "
-            f"got {value!r}"
-        )
-    models: list[dict[str, Any]] = []
-    for position, entry in enumerate(value):
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"models[{position}] must be a mapping, got {entry!r}")
-        name = entry.get("model_name")
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"models[{position}]['model_name'] must be a non-empty string, got {name!r}")
-        options = entry.get("model_options")
-        if (
-            not isinstance(options, Sequence)
-            or isinstance(options, (str, bytes))
-            or not options
-            or not all(isinstance(option, str) and option for option in options)
-        ):
-            raise ValueError(
-                f"models[{position}]['model_options'] must be a non-empty list of strings such as "
-                f"['visual', 'audio'], got {options!r}"
-            )
-        models.append({**entry, "model_name": name.strip(), "model_options": list(options)})
-    return models
 
 
 def _model_signature(models: Sequence[Any] | None) -> set[tuple[str, frozenset[str]]]:
@@ -128,32 +106,28 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if if_exists not in ("reuse", "fail"):
-            raise ValueError(f"if_exists must be 'reuse' or 'fail', got {if_exists!r}")
+        one_of("if_exists", if_exists, allowed=IF_EXISTS)
         self.index_name = index_name
         self.models = [dict(m) for m in (models if models is not None else DEFAULT_INDEX_MODELS)]
         self.addons = addons
         self.if_exists = if_exists
+
+    def build_request(self) -> dict[str, Any]:
+        """Validate every parameter and return the create call's arguments; no request is made."""
+        return CreateIndexRequest.build_from(self).to_body()
 
     def execute(self, context: Context) -> str:
         """Find or create the index and return its id.
 
         :param context: the task context.
         """
-        name = require_str("index_name", self.index_name)
-        models = _validate_models(self.models)
-        addons = self.addons
-        if addons is not None and (
-            isinstance(addons, (str, bytes)) or not all(isinstance(a, str) and a for a in addons)
-        ):
-            raise ValueError(f"addons must be a list of strings such as ['thumbnail'], got {addons!r}")
+        body = self.build_request()
+        name, models = body["index_name"], body["models"]
 
         index_id = self._existing(name, models)
         if index_id is None:
             try:
-                index_id = self.hook.create_index(
-                    index_name=name, models=models, addons=list(addons) if addons else None
-                ).id
+                index_id = self.hook.create_index(**body).id
                 self.log.info("Created TwelveLabs index %r: %s", name, index_id)
             except TwelveLabsAPIError as exc:
                 # Another task may have created it since the lookup: reuse that one, or refuse.
@@ -216,7 +190,7 @@ class TwelveLabsDeleteIndexOperator(TwelveLabsBaseOperator):
 
         :param context: the task context.
         """
-        index_id = require_str("index_id", self.index_id)
+        index_id = DeleteIndexRequest.build_from(self).index_id
         try:
             self.hook.delete_index(index_id)
         except TwelveLabsNotFoundError:
@@ -281,10 +255,9 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
 
         :param context: the task context.
         """
-        self._index_id = require_str("index_id", self.index_id)
-        self._asset_id = require_str("asset_id", self.asset_id)
-        self._enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
-        self._user_metadata = optional_metadata("user_metadata", self.user_metadata)
+        request = IndexAssetRequest.build_from(self)
+        self._index_id, self._asset_id = request.index_id, request.asset_id
+        self._enable_video_stream, self._user_metadata = request.enable_video_stream, request.user_metadata
 
     def job_index_id(self) -> str | None:
         """The index the indexed asset lives in."""
@@ -431,21 +404,15 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsJobOperator):
         """
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
 
-        self._index_id = require_str("index_id", self.index_id)
-        self._enable_video_stream = optional_bool("enable_video_stream", self.enable_video_stream)
-        self._user_metadata = optional_metadata("user_metadata", self.user_metadata)
-        has_path = self.video_path not in (None, "")
-        has_url = self.video_url not in (None, "")
-        if has_path == has_url:
-            raise ValueError("Give exactly one of video_path (a file) or video_url (a public URL)")
+        request = IndexingTaskRequest.build_from(self)
+        self._index_id, self._video_url = request.index_id, request.video_url
+        self._enable_video_stream, self._user_metadata = request.enable_video_stream, request.user_metadata
         self._video_file: FilePart | None = None
-        self._video_url: str | None = None
-        if has_path:
-            opener, filename = _opener(self.video_path)
+        if self._video_url is None:
+            opener, filename = _opener(request.video_path)
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
             self._video_file = FilePart("video_file", filename, opener, content_type)
         else:
-            self._video_url = require_str("video_url", self.video_url)
             filename = _source_name(self._video_url)
         self._filename = filename
 

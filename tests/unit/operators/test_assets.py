@@ -98,7 +98,7 @@ def clip(tmp_path: Path) -> Path:
         ({"source": "x.mp4", "method": "ftp"}, "method must be 'direct' or 'url'"),
         ({"source": "x.mp4", "multipart": "sometimes"}, "multipart must be True, False or 'auto'"),
         ({"source": "/data/x.mp4", "method": "url"}, "source must be an http"),
-        ({"source": "x.mp4", "filename": ""}, "filename must be"),
+        ({"source": "x.mp4", "filename": "   "}, "filename must be"),
         ({"source": "x.mp4", "filename": "a" * 256}, "at most 255"),
         ({"source": "x.mp4", "enable_hls": "maybe"}, "enable_hls must be"),
         ({"source": "x.mp4", "enable_thumbnail": 3}, "enable_thumbnail must be"),

@@ -190,7 +190,7 @@ def test_create_index_fail_mode_raises_the_api_error_on_the_race(server, ti):
             {"index_name": "n", "models": [{"model_name": "marengo3.0", "model_options": "visual"}]},
             r"models\[0\]\['model_options'\]",
         ),
-        ({"index_name": "n", "addons": "thumbnail"}, "addons must be a list of strings"),
+        ({"index_name": "n", "addons": {"thumbnail": True}}, "addons must be a list of strings"),
     ],
 )
 def test_create_index_validates_before_any_call(server, ti, kwargs, message):

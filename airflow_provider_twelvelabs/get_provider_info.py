@@ -37,6 +37,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_twelvelabs.operators.indexes",
                     "airflow_provider_twelvelabs.operators.embed",
                     "airflow_provider_twelvelabs.operators.analyze",
+                    "airflow_provider_twelvelabs.operators.analyze_async",
                     "airflow_provider_twelvelabs.operators.search",
                 ],
             }

@@ -388,6 +388,24 @@ KINDS: dict[str, ResourceKind] = {
             call=lambda rid, _: api.get_video_embedding_task_status(rid),
         ),
         ResourceKind(
+            name="analyze_task",
+            label="analyze task",
+            call=lambda rid, _: api.get_analyze_task(rid),
+            xcom_key=xcom_keys.ANALYZE_TASK_ID,
+            # The result (up to ~98k tokens of text) is read once by the operator, not carried in
+            # the trigger event.
+            event_exclude=frozenset({"result"}),
+            cancel=lambda hook, rid, _: hook.cancel_analyze_task(rid),
+        ),
+        ResourceKind(
+            name="analyze_batch",
+            label="analyze batch",
+            call=lambda rid, _: api.get_analyze_batch(rid),
+            xcom_key=xcom_keys.ANALYZE_BATCH_ID,
+            event_exclude=frozenset({"items"}),
+            cancel=lambda hook, rid, _: hook.cancel_analyze_batch(rid),
+        ),
+        ResourceKind(
             name="multipart_upload",
             xcom_key=xcom_keys.MULTIPART_UPLOAD_ID,
             label="multipart upload",

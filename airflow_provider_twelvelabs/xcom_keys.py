@@ -8,6 +8,9 @@ tasks can use them while the task is deferred. Each resource kind names its key 
 from __future__ import annotations
 
 __all__ = [
+    "ANALYZE_BATCH_ID",
+    "ANALYZE_BATCH_IDS",
+    "ANALYZE_TASK_ID",
     "ASSET",
     "ASSET_ID",
     "EMBED_V1_TASK_ID",
@@ -39,3 +42,7 @@ EMBED_V1_TASK_ID = "embed_v1_task_id"
 #: A multipart upload session's id, and its checkpoint (ids and geometry, no secret).
 MULTIPART_UPLOAD_ID = "multipart_upload_id"
 MULTIPART_UPLOAD = "multipart_upload"
+#: An asynchronous analyze task's id, and the ids of an analyze batch operator's batches.
+ANALYZE_TASK_ID = "analyze_task_id"
+ANALYZE_BATCH_ID = "analyze_batch_id"
+ANALYZE_BATCH_IDS = "analyze_batch_ids"

@@ -230,6 +230,7 @@ class TwelveLabsBaseOperator(BaseOperator):
                     policy=self.poll_policy,
                 ),
                 method_name="execute_complete",
+                kwargs=self.resume_state() or None,
             )
         try:
             done = wait_for_resource_sync(
@@ -246,16 +247,18 @@ class TwelveLabsBaseOperator(BaseOperator):
             raise
         return self.resource_ready(context, kind, spec.to_json(done))
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **state: Any) -> Any:
         """Resume after the trigger fired: check its event and finish the task.
 
         :param context: the task context.
         :param event: the trigger's event.
+        :param state: what :meth:`resume_state` returned when the task deferred.
         :raises TwelveLabsError: on a missing or unknown event, or an ``error`` event.
         :raises TwelveLabsResourceFailedError: on a ``failed`` or ``canceled`` event, with the
             API's reason.
         :raises TwelveLabsWaitTimeoutError: on a ``timeout`` event, naming the resource.
         """
+        self.restore_state(state)
         try:
             resource = resolve_event(event, waiter=f"Task {self.task_id}")
         except TwelveLabsWaitTimeoutError as timeout:
@@ -264,6 +267,19 @@ class TwelveLabsBaseOperator(BaseOperator):
             raise
         assert isinstance(event, Mapping)  # resolve_event raised otherwise
         return self.resource_ready(context, str(event.get("kind")), resource)
+
+    def resume_state(self) -> dict[str, Any]:
+        """JSON-native state the task needs after a deferral (kept by Airflow with the deferral).
+
+        Empty by default; an operator waiting for several resources in turn keeps their ids here.
+        """
+        return {}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`resume_state` returned, on the fresh operator that resumes.
+
+        :param state: the deferral's keyword arguments.
+        """
 
     def resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
         """Finish the task with the final resource: :meth:`on_resource_ready`'s value.

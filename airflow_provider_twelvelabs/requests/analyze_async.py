@@ -198,6 +198,30 @@ def _max_tokens(name: str, value: Any) -> int | str | None:
     return value
 
 
+def response_format(
+    json_schema: Mapping[str, Any] | None,
+    segment_definitions: Sequence[Mapping[str, Any]] | None,
+    segment_time_format: str | None,
+) -> dict[str, Any] | None:
+    """Return the API's ``response_format`` for a schema or segment definitions (``None``: text).
+
+    :param json_schema: a JSON schema (general mode).
+    :param segment_definitions: segment definitions (``time_based_metadata``).
+    :param segment_time_format: how segment times are written.
+    """
+    if json_schema is not None:
+        return {"type": "json_schema", "json_schema": dict(json_schema)}
+    if segment_definitions is not None:
+        fmt: dict[str, Any] = {
+            "type": "segment_definitions",
+            "segment_definitions": list(segment_definitions),
+        }
+        if segment_time_format:
+            fmt["segment_time_format"] = segment_time_format
+        return fmt
+    return None
+
+
 OptionalId = Annotated[str | None, checked(optional_str)]
 Seconds = Annotated[float | None, checked(number, minimum=0)]
 
@@ -326,17 +350,7 @@ class AnalyzeTaskRequest(RequestModel):
 
     def response_format(self) -> dict[str, Any] | None:
         """Return the API's ``response_format``, or ``None`` for plain text."""
-        if self.json_schema is not None:
-            return {"type": "json_schema", "json_schema": self.json_schema}
-        if self.segment_definitions is not None:
-            fmt: dict[str, Any] = {
-                "type": "segment_definitions",
-                "segment_definitions": self.segment_definitions,
-            }
-            if self.segment_time_format:
-                fmt["segment_time_format"] = self.segment_time_format
-            return fmt
-        return None
+        return response_format(self.json_schema, self.segment_definitions, self.segment_time_format)
 
     def to_body(self) -> dict[str, Any]:
         """Return the ``POST /analyze/tasks`` body, without the fields left unset."""
@@ -356,3 +370,195 @@ class AnalyzeTaskRequest(RequestModel):
             "custom_id": self.custom_id,
         }
         return {key: value for key, value in body.items() if value is not None}
+
+
+# --------------------------------------------------------------------------- /analyze/batches
+
+#: At most this many requests in one batch, content hours in one batch, and active batches.
+MAX_BATCH_ITEMS = 1000
+MAX_BATCH_HOURS = 2000.0
+MAX_ACTIVE_BATCHES = 5
+BATCH_MODELS = ("pegasus1.5",)
+
+
+def check_batch_items(name: str, value: Any) -> list[dict[str, Any]]:
+    """Return the items: each ``{asset_id, custom_id?, prompt?, duration?}`` (a string is an asset id).
+
+    Items without a ``custom_id`` get their asset id as one (stable across runs, so results can be
+    matched to earlier ones). ``custom_id`` values must be unique.
+
+    :param name: the parameter's name, for the error.
+    :param value: a list of asset ids or dicts (typically the mapped output of an upload step).
+    """
+    value = _json_value(name, value) if isinstance(value, str) and value.lstrip().startswith("[") else value
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise ValueError(f"{name} must be a list of asset ids or of {{asset_id, custom_id, prompt}} objects")
+    items: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(value):
+        where = f"{name}[{i}]"
+        item = {"asset_id": raw} if isinstance(raw, str) else raw
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{where} must be an asset id or an object with asset_id")
+        unknown = sorted(set(item) - {"asset_id", "custom_id", "prompt", "duration"})
+        if unknown:
+            raise ValueError(
+                f"{where} has unknown keys {unknown}; allowed: asset_id, custom_id, prompt, duration"
+            )
+        asset_id = resource_id(f"{where}.asset_id", item.get("asset_id"))
+        custom_id = check_custom_id(f"{where}.custom_id", item.get("custom_id")) or asset_id
+        if not _CUSTOM_ID.match(custom_id):
+            raise ValueError(f"{where}: set a custom_id (the asset id {asset_id!r} cannot serve as one)")
+        if custom_id in seen:
+            raise ValueError(f"{where}.custom_id {custom_id!r} is already used by {name}[{seen[custom_id]}]")
+        seen[custom_id] = i
+        entry: dict[str, Any] = {"asset_id": asset_id, "custom_id": custom_id}
+        prompt = optional_str(f"{where}.prompt", item.get("prompt"))
+        if prompt is not None:
+            entry["prompt"] = prompt
+        duration = number(f"{where}.duration", item.get("duration"), minimum=0)
+        if duration is not None:
+            entry["duration"] = duration
+        items.append(entry)
+    return items
+
+
+class AnalyzeBatchRequest(RequestModel):
+    """An analyze batch operator's parameters: the items and what every item asks for (``defaults``).
+
+    :param items: asset ids, or ``{asset_id, custom_id?, prompt?, duration?}`` (an empty list is
+        allowed: nothing to do).
+    :param model_name: ``pegasus1.5`` (the only model batches take).
+    :param prompt: the default prompt (general mode).
+    :param analysis_mode: ``general`` or ``time_based_metadata``; inferred when ``None``.
+    :param json_schema: a JSON schema for every answer (general mode).
+    :param segment_definitions: the segments to extract (``time_based_metadata``).
+    :param segment_time_format: ``seconds``, ``hh:mm:ss`` or ``hh:mm:ss.fff``.
+    :param min_segment_duration: the shortest segment, seconds.
+    :param max_segment_duration: the longest segment, seconds.
+    :param start_time: start of each analysed window, seconds.
+    :param end_time: end of each analysed window, seconds.
+    :param temperature: 0 to 1.
+    :param max_tokens: within the mode's range.
+    """
+
+    items: Annotated[list[dict[str, Any]], checked(check_batch_items)]
+    model_name: Annotated[str, checked(one_of, allowed=BATCH_MODELS)] = "pegasus1.5"
+    prompt: OptionalId = None
+    analysis_mode: Annotated[str | None, checked(one_of, allowed=ANALYSIS_MODES, optional=True)] = None
+    json_schema: Annotated[dict[str, Any] | None, checked(check_json_schema)] = None
+    segment_definitions: Annotated[list[dict[str, Any]] | None, checked(check_segment_definitions)] = None
+    segment_time_format: Annotated[
+        str | None, checked(one_of, allowed=SEGMENT_TIME_FORMATS, optional=True)
+    ] = None
+    min_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
+    max_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
+    start_time: Seconds = None
+    end_time: Seconds = None
+    temperature: Annotated[float | None, checked(number, minimum=0, maximum=1)] = None
+    max_tokens: Annotated[int | str | None, checked(_max_tokens)] = None
+
+    @model_validator(mode="after")
+    def _request(self) -> AnalyzeBatchRequest:
+        per_item_prompt = all("prompt" in item for item in self.items) and bool(self.items)
+        # The task rules, once, on a stand-in item: a prompt given per item counts as given.
+        AnalyzeTaskRequest.build(
+            asset_id="0" * 24,
+            prompt=self.prompt or ("per item" if per_item_prompt and self.mode == "general" else None),
+            **{name: getattr(self, name) for name in _SHARED_FIELDS},
+        )
+        if self.mode == "time_based_metadata" and any("prompt" in item for item in self.items):
+            raise ValueError("items cannot carry a prompt with segment_definitions (time_based_metadata)")
+        return self
+
+    @property
+    def mode(self) -> str:
+        """The analysis mode, given or inferred."""
+        if self.analysis_mode:
+            return self.analysis_mode
+        return "time_based_metadata" if self.segment_definitions is not None else "general"
+
+    def defaults(self) -> dict[str, Any]:
+        """Return the batch's ``defaults``: what every item asks for unless it says otherwise."""
+        fields: dict[str, Any] = {
+            "prompt": {"input_text": self.prompt} if self.prompt else None,
+            "response_format": response_format(
+                self.json_schema, self.segment_definitions, self.segment_time_format
+            ),
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "min_segment_duration": self.min_segment_duration,
+            "max_segment_duration": self.max_segment_duration,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+    def request_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Return one item of the batch's ``requests``.
+
+        :param item: one of :attr:`items`.
+        """
+        out: dict[str, Any] = {
+            "video": {"type": "asset_id", "asset_id": item["asset_id"]},
+            "custom_id": item["custom_id"],
+        }
+        if item.get("prompt"):
+            out["prompt"] = {"input_text": item["prompt"]}
+        return out
+
+    def chunks(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        max_items: int = MAX_BATCH_ITEMS,
+        max_hours: float = MAX_BATCH_HOURS,
+    ) -> list[list[dict[str, Any]]]:
+        """Split items into batches of at most ``max_items`` items and ``max_hours`` known hours.
+
+        The split is deterministic (the items' order), so every try and every resume of a task
+        computes the same batches. An item's hours are its ``duration`` (or its window, when
+        ``start_time``/``end_time`` are set); items of unknown duration count as none.
+
+        :param items: the items to split.
+        :param max_items: items per batch.
+        :param max_hours: content hours per batch.
+        """
+        out: list[list[dict[str, Any]]] = []
+        current: list[dict[str, Any]] = []
+        hours = 0.0
+        for item in items:
+            item_hours = self._hours(item)
+            if current and (len(current) >= max_items or hours + item_hours > max_hours):
+                out.append(current)
+                current, hours = [], 0.0
+            current.append(dict(item))
+            hours += item_hours
+        if current:
+            out.append(current)
+        return out
+
+    def _hours(self, item: Mapping[str, Any]) -> float:
+        duration = item.get("duration")
+        if self.end_time is not None:
+            window = self.end_time - (self.start_time or 0.0)
+            duration = window if duration is None else min(duration, window)
+        return float(duration or 0.0) / 3600
+
+    def to_body(self) -> dict[str, Any]:
+        """Return the parts every batch of this request shares (``model_name``, mode, ``defaults``)."""
+        return {"model_name": self.model_name, "analysis_mode": self.mode, "defaults": self.defaults()}
+
+
+_SHARED_FIELDS = (
+    "analysis_mode",
+    "json_schema",
+    "segment_definitions",
+    "segment_time_format",
+    "min_segment_duration",
+    "max_segment_duration",
+    "start_time",
+    "end_time",
+    "temperature",
+    "max_tokens",
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -37,14 +37,6 @@ from airflow_provider_twelvelabs.models import (
 )
 
 T = TypeVar("T")
-
-#: Rate-limit buckets, after the API's documented endpoint categories.
-BUCKET_DEFAULT = "default"
-BUCKET_INDEXING = "indexing"
-BUCKET_EMBED = "embed"
-BUCKET_SEARCH = "search"
-BUCKET_ANALYZE = "analyze"
-BUCKET_UPLOAD = "upload"
 
 
 @dataclass(frozen=True)
@@ -78,7 +70,6 @@ class ApiCall(Generic[T]):
     :param idempotent: whether repeating the request after it may have reached the server is
         harmless. Creates are not: after a dropped connection they are retried only when the
         request provably never left (connect errors).
-    :param bucket: the rate-limit bucket the endpoint counts against.
     :param skip: the keys leading to an array of the JSON answer that the hook reads as a stream
         and leaves out before parsing (vectors too large to load just to read a status).
     """
@@ -91,8 +82,6 @@ class ApiCall(Generic[T]):
     form: Sequence[tuple[str, str]] | None = None
     files: Sequence[FilePart] = ()
     idempotent: bool = True
-    bucket: str = BUCKET_DEFAULT
-    extra: Mapping[str, Any] = field(default_factory=dict)
     skip: tuple[str, ...] = ()
 
     @property
@@ -217,15 +206,7 @@ def create_asset(
         },
         json_fields=("user_metadata",),
     )
-    return ApiCall(
-        "POST",
-        "assets",
-        model(Asset),
-        form=form,
-        files=(file,) if file else (),
-        idempotent=False,
-        bucket=BUCKET_UPLOAD,
-    )
+    return ApiCall("POST", "assets", model(Asset), form=form, files=(file,) if file else (), idempotent=False)
 
 
 def list_assets(
@@ -293,14 +274,7 @@ def create_multipart_upload(
             "user_metadata": dict(user_metadata) if user_metadata else None,
         }
     )
-    return ApiCall(
-        "POST",
-        "assets/multipart-uploads",
-        model(MultipartSession),
-        json=body,
-        idempotent=False,
-        bucket=BUCKET_UPLOAD,
-    )
+    return ApiCall("POST", "assets/multipart-uploads", model(MultipartSession), json=body, idempotent=False)
 
 
 def report_multipart_chunks(
@@ -317,7 +291,6 @@ def report_multipart_chunks(
         f"assets/multipart-uploads/{_seg(upload_id)}",
         model(ReportChunksResult),
         json={"completed_chunks": [dict(c) for c in completed_chunks]},
-        bucket=BUCKET_UPLOAD,
     )
 
 
@@ -342,7 +315,6 @@ def get_presigned_urls(upload_id: str, *, start: int, count: int) -> ApiCall[Pre
         f"assets/multipart-uploads/{_seg(upload_id)}/presigned-urls",
         model(PresignedUrls),
         json={"start": start, "count": count},
-        bucket=BUCKET_UPLOAD,
     )
 
 
@@ -425,12 +397,7 @@ def create_indexed_asset(
         }
     )
     return ApiCall(
-        "POST",
-        f"indexes/{_seg(index_id)}/indexed-assets",
-        model(IndexedAsset),
-        json=body,
-        idempotent=False,
-        bucket=BUCKET_INDEXING,
+        "POST", f"indexes/{_seg(index_id)}/indexed-assets", model(IndexedAsset), json=body, idempotent=False
     )
 
 
@@ -521,7 +488,6 @@ def create_indexing_task(
         form=form,
         files=(video_file,) if video_file else (),
         idempotent=False,
-        bucket=BUCKET_INDEXING,
     )
 
 
@@ -581,19 +547,12 @@ def get_video(index_id: str, video_id: str) -> ApiCall[IndexedAsset]:
 
 def create_embedding(body: Mapping[str, Any]) -> ApiCall[EmbeddingResult]:
     """``POST /embed-v2``: synchronous embeddings. ``body`` is the request as the API defines it."""
-    return ApiCall("POST", "embed-v2", model(EmbeddingResult), json=compact(body), bucket=BUCKET_EMBED)
+    return ApiCall("POST", "embed-v2", model(EmbeddingResult), json=compact(body))
 
 
 def create_embedding_task(body: Mapping[str, Any]) -> ApiCall[EmbedV2Task]:
     """``POST /embed-v2/tasks``: an asynchronous embedding task (202)."""
-    return ApiCall(
-        "POST",
-        "embed-v2/tasks",
-        model(EmbedV2Task),
-        json=compact(body),
-        idempotent=False,
-        bucket=BUCKET_EMBED,
-    )
+    return ApiCall("POST", "embed-v2/tasks", model(EmbedV2Task), json=compact(body), idempotent=False)
 
 
 def get_embedding_task(task_id: str, *, with_data: bool = True) -> ApiCall[EmbedV2Task]:
@@ -649,7 +608,7 @@ def create_embedding_v1(
         }
     )
     files = tuple(f for f in (image_file, audio_file) if f)
-    return ApiCall("POST", "embed", raw, form=form, files=files, bucket=BUCKET_EMBED)
+    return ApiCall("POST", "embed", raw, form=form, files=files)
 
 
 def create_video_embedding_task(
@@ -680,7 +639,6 @@ def create_video_embedding_task(
         form=form,
         files=(video_file,) if video_file else (),
         idempotent=False,
-        bucket=BUCKET_EMBED,
     )
 
 
@@ -718,29 +676,17 @@ def analyze(body: Mapping[str, Any], *, stream: bool = False) -> ApiCall[Analyze
     :param body: the request fields (``video`` or ``video_id``, ``prompt``, ``response_format``...).
     :param stream: ask for an NDJSON stream (read it with the hook's ``analyze_stream``).
     """
-    return ApiCall(
-        "POST",
-        "analyze",
-        model(AnalyzeResult),
-        json={**compact(body), "stream": stream},
-        bucket=BUCKET_ANALYZE,
-    )
+    return ApiCall("POST", "analyze", model(AnalyzeResult), json={**compact(body), "stream": stream})
 
 
 def summarize(body: Mapping[str, Any]) -> ApiCall[SummarizeResult]:
     """``POST /summarize`` (legacy; announced for sunset)."""
-    return ApiCall("POST", "summarize", model(SummarizeResult), json=compact(body), bucket=BUCKET_ANALYZE)
+    return ApiCall("POST", "summarize", model(SummarizeResult), json=compact(body))
 
 
 def gist(*, video_id: str, types: Sequence[str]) -> ApiCall[GistResult]:
     """``POST /gist`` (legacy; announced for sunset)."""
-    return ApiCall(
-        "POST",
-        "gist",
-        model(GistResult),
-        json={"video_id": video_id, "types": list(types)},
-        bucket=BUCKET_ANALYZE,
-    )
+    return ApiCall("POST", "gist", model(GistResult), json={"video_id": video_id, "types": list(types)})
 
 
 # --------------------------------------------------------------------------- search (14)
@@ -778,14 +724,7 @@ def search(
         },
         json_fields=("filter",),
     )
-    return ApiCall(
-        "POST",
-        "search",
-        model(SearchPage),
-        form=form,
-        files=tuple(query_media_files),
-        bucket=BUCKET_SEARCH,
-    )
+    return ApiCall("POST", "search", model(SearchPage), form=form, files=tuple(query_media_files))
 
 
 def get_search_page(page_token: str, *, include_user_metadata: bool | None = None) -> ApiCall[SearchPage]:
@@ -795,5 +734,4 @@ def get_search_page(page_token: str, *, include_user_metadata: bool | None = Non
         f"search/{_seg(page_token)}",
         model(SearchPage),
         params=encode_pairs({"include_user_metadata": include_user_metadata}),
-        bucket=BUCKET_SEARCH,
     )

@@ -10,7 +10,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
@@ -318,6 +318,8 @@ class TwelveLabsHook(BaseHook):
     :param twelvelabs_conn_id: the Airflow connection id.
     :param timeout: overrides the connection's request timeout, in seconds.
     :param max_retries: overrides the connection's number of retries.
+    :param on_rate_limit: called with the ``X-Ratelimit-*`` state of every API answer, sync or
+        async (the triggers' shared poller paces itself with it).
     """
 
     conn_name_attr = "twelvelabs_conn_id"
@@ -331,12 +333,14 @@ class TwelveLabsHook(BaseHook):
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
+        on_rate_limit: Callable[[RateLimitInfo], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.twelvelabs_conn_id = twelvelabs_conn_id
         self._timeout_override = timeout
         self._max_retries_override = max_retries
+        self._on_rate_limit = on_rate_limit
         self._client: httpx.Client | None = None
         self._async_settings: _Settings | None = None
 
@@ -553,6 +557,7 @@ class TwelveLabsHook(BaseHook):
                 return self._run_skipping(client, builder, call)
             response = client.send(builder.build(client))
             body = response.read()
+            self._observe(response)
             _check(call, response, body)
             return call.parse(_decode(body))
 
@@ -563,14 +568,10 @@ class TwelveLabsHook(BaseHook):
         finally:
             builder.close()
 
-    async def arun(
-        self, call: ApiCall[T], *, on_rate_limit: Callable[[RateLimitInfo], None] | None = None
-    ) -> T:
+    async def arun(self, call: ApiCall[T]) -> T:
         """Execute an API call on the shared async client, with retries, and parse its answer.
 
         :param call: the call's description, from :mod:`~airflow_provider_twelvelabs.hooks.endpoints`.
-        :param on_rate_limit: called with the ``X-Ratelimit-*`` state of every answer (pollers pace
-            themselves with it).
         """
         client = await self.aget_conn()
         settings = await self.asettings()
@@ -578,11 +579,10 @@ class TwelveLabsHook(BaseHook):
 
         async def attempt() -> T:
             if call.skip:
-                return await self._arun_skipping(client, builder, call, on_rate_limit)
+                return await self._arun_skipping(client, builder, call)
             response = await client.send(builder.build(client))
             body = await response.aread()
-            if on_rate_limit is not None:
-                on_rate_limit(RateLimitInfo.from_response(response))
+            self._observe(response)
             _check(call, response, body)
             return call.parse(_decode(body))
 
@@ -593,23 +593,24 @@ class TwelveLabsHook(BaseHook):
         finally:
             builder.close()
 
-    @staticmethod
-    def _run_skipping(client: httpx.Client, builder: _RequestBuilder, call: ApiCall[T]) -> T:
+    def _observe(self, response: httpx.Response) -> None:
+        """Hand an answer's rate-limit headers to the hook's ``on_rate_limit`` callback, if any."""
+        if self._on_rate_limit is not None:
+            self._on_rate_limit(RateLimitInfo.from_response(response))
+
+    def _run_skipping(self, client: httpx.Client, builder: _RequestBuilder, call: ApiCall[T]) -> T:
         """One attempt of a call whose answer has an array to leave out (``call.skip``), streamed."""
         response = client.send(builder.build(client), stream=True)
         try:
+            self._observe(response)
             if not response.is_success:
                 _check(call, response, response.read())
             return call.parse(_without_array(response.iter_bytes(_STREAM_CHUNK_BYTES), call.skip))
         finally:
             response.close()
 
-    @staticmethod
     async def _arun_skipping(
-        client: httpx.AsyncClient,
-        builder: _RequestBuilder,
-        call: ApiCall[T],
-        on_rate_limit: Callable[[RateLimitInfo], None] | None,
+        self, client: httpx.AsyncClient, builder: _RequestBuilder, call: ApiCall[T]
     ) -> T:
         """Async twin of :meth:`_run_skipping`.
 
@@ -622,8 +623,7 @@ class TwelveLabsHook(BaseHook):
             chunks = collections.deque([chunk async for chunk in response.aiter_bytes(_STREAM_CHUNK_BYTES)])
         finally:
             await response.aclose()
-        if on_rate_limit is not None:
-            on_rate_limit(RateLimitInfo.from_response(response))
+        self._observe(response)
         if not response.is_success:
             _check(call, response, b"".join(chunks))
 
@@ -665,40 +665,6 @@ class TwelveLabsHook(BaseHook):
             raise self._transport_error(call, exc) from None
         finally:
             response.close()
-            builder.close()
-
-    async def astream_lines(self, call: ApiCall[Any]) -> AsyncIterator[dict[str, Any]]:
-        """Async twin of :meth:`stream_lines`.
-
-        :param call: the call's description.
-        """
-        client = await self.aget_conn()
-        settings = await self.asettings()
-        builder = _RequestBuilder(call)
-
-        async def open_stream() -> httpx.Response:
-            response = await client.send(builder.build(client), stream=True)
-            if not response.is_success:
-                body = await response.aread()
-                await response.aclose()
-                _check(call, response, body)
-            return response
-
-        try:
-            response: httpx.Response = await AsyncRetrying(**self._retry_kwargs(call, settings.retry))(
-                open_stream
-            )
-        except httpx.TransportError as exc:
-            raise self._transport_error(call, exc) from None
-        try:
-            async for line in response.aiter_lines():
-                event = _parse_line(line)
-                if event is not None:
-                    yield event
-        except httpx.TransportError as exc:
-            raise self._transport_error(call, exc) from None
-        finally:
-            await response.aclose()
             builder.close()
 
     @contextlib.contextmanager
@@ -753,23 +719,6 @@ class TwelveLabsHook(BaseHook):
             if not result.data:
                 return
             yield from result.data
-            page += 1
-
-    async def apaginate(
-        self, make_call: Callable[[int], ApiCall[Page[T]]], *, max_pages: int | None = None
-    ) -> AsyncIterator[T]:
-        """Async twin of :meth:`paginate`.
-
-        :param make_call: builds the call for a 1-based page number.
-        :param max_pages: an optional cap on the number of pages fetched.
-        """
-        page = 1
-        while max_pages is None or page <= max_pages:
-            result = await self.arun(make_call(page))
-            if not result.data:
-                return
-            for item in result.data:
-                yield item
             page += 1
 
     # ------------------------------------------------------------------ connection test
@@ -832,31 +781,6 @@ class TwelveLabsHook(BaseHook):
                 http.close()
         return _etag(url, response)
 
-    async def aput_chunk(
-        self,
-        url: str,
-        data: bytes,
-        *,
-        client: httpx.AsyncClient,
-        headers: Mapping[str, str] | None = None,
-    ) -> str:
-        """Async twin of :meth:`put_chunk`.
-
-        :param url: the presigned URL.
-        :param data: the chunk's bytes.
-        :param client: an async client without the API key.
-        :param headers: the session's ``upload_headers``.
-        """
-        send_headers = {"Content-Type": "application/octet-stream", **(headers or {})}
-        _redact_presigned_urls_in_httpx_logs()
-        try:
-            response = await client.put(url, content=data, headers=send_headers)
-        except httpx.TransportError as exc:
-            raise TwelveLabsTransportError(
-                f"Chunk upload to {redact_url(url)} got no answer: {type(exc).__name__}"
-            ) from None
-        return _etag(url, response)
-
     # ------------------------------------------------------------------ assets
 
     def create_asset(
@@ -886,6 +810,14 @@ class TwelveLabsHook(BaseHook):
     def list_assets(self, **filters: Any) -> Iterator[Asset]:
         """Iterate over every asset matching the filters (``asset_ids``, ``asset_types``, ``filename``)."""
         return self.paginate(lambda page: api.list_assets(page=page, page_limit=50, **filters))
+
+    def list_assets_page(self, **filters: Any) -> Page[Asset]:
+        """Return one page of assets (``asset_ids``, ``page``, ``page_limit`` and other filters)."""
+        return self.run(api.list_assets(**filters))
+
+    async def alist_assets_page(self, **filters: Any) -> Page[Asset]:
+        """Return one page of assets (async)."""
+        return await self.arun(api.list_assets(**filters))
 
     def get_asset(self, asset_id: str) -> Asset:
         """Retrieve an asset."""
@@ -1104,9 +1036,9 @@ class TwelveLabsHook(BaseHook):
         """Retrieve an embed v2 task without its embeddings (read as a stream and dropped)."""
         return self.run(api.get_embedding_task(task_id, with_data=False))
 
-    async def aget_embedding_task(self, task_id: str) -> EmbedV2Task:
-        """Retrieve an embed v2 task (async)."""
-        return await self.arun(api.get_embedding_task(task_id))
+    async def aget_embedding_task_status(self, task_id: str) -> EmbedV2Task:
+        """Retrieve an embed v2 task without its embeddings (async)."""
+        return await self.arun(api.get_embedding_task(task_id, with_data=False))
 
     def list_embedding_tasks(self, **filters: Any) -> Iterator[EmbedV2Task]:
         """Iterate over embed v2 tasks (filters: ``status``, ``started_at``, ``ended_at``)."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -55,6 +55,9 @@ from airflow_provider_twelvelabs.models import (
     SearchPage,
     SummarizeResult,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_twelvelabs.hooks.multipart import MultipartCheckpoint
 
 __all__ = ["RateLimitInfo", "RetryPolicy", "TwelveLabsHook", "redact_url"]
 
@@ -867,26 +870,52 @@ class TwelveLabsHook(BaseHook):
         """Iterate over the incomplete multipart upload sessions."""
         return self.paginate(lambda page: api.list_incomplete_uploads(page=page, page_limit=50))
 
-    def multipart_upload(self, source: Any, filename: str | None = None, **options: Any) -> Asset:
+    def multipart_upload(
+        self,
+        source: Any,
+        filename: str | None = None,
+        *,
+        file_type: str = "video",
+        enable_hls: bool | None = None,
+        enable_thumbnail: bool | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        resume: MultipartCheckpoint | Mapping[str, Any] | None = None,
+        on_session: Callable[[MultipartCheckpoint], None] | None = None,
+        **tuning: Any,
+    ) -> Asset:
         """Upload a file through a multipart session: parallel, resumable, with bounded memory.
 
         Chunks are read straight from the source and PUT in parallel; no temporary copy is made and
         memory stays near ``concurrency x chunk size``. See
-        :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader` for the tuning options
-        (``concurrency``, ``max_chunk_attempts``, ``progress_callback``...) and
-        :meth:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader.upload` for the others
-        (``file_type``, ``enable_hls``, ``enable_thumbnail``, ``user_metadata``, ``resume``,
-        ``on_session``).
+        :meth:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader.upload` for the upload
+        arguments and :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader` for the
+        tuning options (``concurrency``, ``max_chunk_attempts``, ``progress_callback``...).
 
         :param source: a local path, an fsspec URL (``s3://``, ``memory://``...) or an ``ObjectStoragePath``.
         :param filename: the asset's file name; the source's own name by default.
-        :param options: upload and tuning options, as above.
+        :param file_type: ``video``, ``audio`` or ``image``.
+        :param enable_hls: ask for an HLS rendition.
+        :param enable_thumbnail: ask for a thumbnail.
+        :param user_metadata: metadata stored on the asset.
+        :param resume: the ``MultipartCheckpoint`` (or its dict) of an interrupted upload of the file.
+        :param on_session: called with the session's checkpoint before the first chunk is sent.
+        :param tuning: options of the upload engine, as above.
         :return: the asset, usually still ``processing``: wait for ``ready`` before using it.
         """
-        from airflow_provider_twelvelabs.hooks.multipart import UPLOAD_ARGUMENTS, MultipartUploader
+        # Imported here: the upload engine is not needed to parse a DAG file.
+        from airflow_provider_twelvelabs.hooks.multipart import MultipartUploader
 
-        upload_kwargs = {name: options.pop(name) for name in UPLOAD_ARGUMENTS if name in options}
-        return MultipartUploader(self, **options).upload(source, filename=filename, **upload_kwargs)
+        tuning.setdefault("connect_timeout", self.settings.connect_timeout)
+        return MultipartUploader(self, **tuning).upload(
+            source,
+            filename=filename,
+            file_type=file_type,
+            enable_hls=enable_hls,
+            enable_thumbnail=enable_thumbnail,
+            user_metadata=user_metadata,
+            resume=resume,
+            on_session=on_session,
+        )
 
     # ------------------------------------------------------------------ indexes
 

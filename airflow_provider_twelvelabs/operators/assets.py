@@ -16,7 +16,7 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs.exceptions import TwelveLabsNotFoundError
 from airflow_provider_twelvelabs.operators._validation import optional_bool, optional_metadata
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_twelvelabs.hooks.multipart import MultipartCheckpoint
     from airflow_provider_twelvelabs.models import Asset
+    from airflow_provider_twelvelabs.sources import Source
 
 __all__ = [
     "ASSET_XCOM_KEY",
@@ -323,17 +324,9 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
 
     def _execute_direct(self, context: Context) -> Any:
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
-        from airflow_provider_twelvelabs.hooks.multipart import open_source
 
-        src = open_source(self.source)
-        try:
-            size, name, description = src.size, self.filename or src.name, src.description
-        finally:
-            src.close()
-        if size == 0:
-            raise ValueError(f"source {description} is empty: there is nothing to upload")
-        if not name:
-            raise ValueError(f"Cannot derive a file name from source {description!r}: set filename")
+        src, size, name = _local_or_stored_file(self.source, self.filename)
+        description = src.description
         use_multipart = self.multipart is True or (
             self.multipart == "auto" and size > self.max_direct_upload_bytes
         )
@@ -350,11 +343,11 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
                 asset = self._multipart(context, self.source, name, self.file_type or _guess_file_type(name))
             else:
                 self.log.info("Uploading %s (%s) directly", description, _size_text(size))
-                source = self.source
                 content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
                 asset = self.hook.create_asset(
                     method="direct",
-                    file=FilePart("file", name, lambda: _open_binary(source), content_type),
+                    # The hook opens the file afresh for every attempt, and closes it.
+                    file=FilePart("file", name, src.open, content_type),
                     filename=name,
                     enable_hls=self.enable_hls,
                     enable_thumbnail=self.enable_thumbnail,
@@ -363,7 +356,7 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         return self._finish(context, asset)
 
     def _execute_url(self, context: Context) -> Any:
-        from airflow_provider_twelvelabs.hooks.multipart import remote_size
+        from airflow_provider_twelvelabs.sources import remote_size
 
         url = str(self.source)
         name = self.filename or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or None
@@ -434,33 +427,24 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         """
         self._validate_common()
         self.file_type = _file_type(self.file_type)
-        from airflow_provider_twelvelabs.hooks.multipart import open_source
-
-        src = open_source(self.source)
-        try:
-            size, name, description = src.size, self.filename or src.name, src.description
-        finally:
-            src.close()
-        if size == 0:
-            raise ValueError(f"source {description} is empty: there is nothing to upload")
-        if not name:
-            raise ValueError(f"Cannot derive a file name from source {description!r}: set filename")
+        _, _, name = _local_or_stored_file(self.source, self.filename)
         asset = self._reusable_asset(context, name)
         if asset is None:
             asset = self._multipart(context, self.source, name, self.file_type)
         return self._finish(context, asset)
 
 
-def _open_binary(source: Any) -> IO[bytes]:
-    """Open ``source`` for reading, afresh for every attempt of a direct upload."""
-    if isinstance(source, str) and "://" in source:
-        from airflow_provider_twelvelabs.hooks.multipart import _resolve_url
+def _local_or_stored_file(source: Any, filename: str | None) -> tuple[Source, int, str]:
+    """Resolve the file to upload and return it with its size and the asset's file name.
 
-        fs, path = _resolve_url(source)
-        handle: IO[bytes] = fs.open(path, "rb")
-        return handle
-    if hasattr(source, "fs") and hasattr(source, "path"):
-        opened: IO[bytes] = source.fs.open(source.path, "rb")
-        return opened
-    # The hook closes the handle after the request.
-    return open(os.fspath(source), "rb")
+    :raises ValueError: when the file is empty or no file name can be derived.
+    """
+    from airflow_provider_twelvelabs.sources import resolve
+
+    src = resolve(source)
+    size, name = src.size(), filename or src.name
+    if size == 0:
+        raise ValueError(f"source {src.description} is empty: there is nothing to upload")
+    if not name:
+        raise ValueError(f"Cannot derive a file name from source {src.description!r}: set filename")
+    return src, size, name

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -54,9 +54,7 @@ from airflow_provider_twelvelabs.models import (
     PresignedUrls,
     ReportChunksResult,
 )
-
-if TYPE_CHECKING:
-    from airflow_provider_twelvelabs.sources import Source
+from airflow_provider_twelvelabs.sources import Source, resolve
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -217,8 +215,6 @@ def open_source(source: Any) -> UploadSource:
 
     :param source: anything :func:`airflow_provider_twelvelabs.sources.resolve` takes.
     """
-    from airflow_provider_twelvelabs.sources import resolve
-
     resolved = resolve(source)
     return _LocalSource(resolved) if resolved.is_local else _FsspecSource(resolved)
 

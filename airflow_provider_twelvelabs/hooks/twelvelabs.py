@@ -10,7 +10,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
@@ -668,6 +668,40 @@ class TwelveLabsHook(BaseHook):
             raise self._transport_error(call, exc) from None
         finally:
             response.close()
+            builder.close()
+
+    async def astream_lines(self, call: ApiCall[Any]) -> AsyncIterator[dict[str, Any]]:
+        """Async twin of :meth:`stream_lines`.
+
+        :param call: the call's description.
+        """
+        client = await self.aget_conn()
+        settings = await self.asettings()
+        builder = _RequestBuilder(call)
+
+        async def open_stream() -> httpx.Response:
+            response = await client.send(builder.build(client), stream=True)
+            if not response.is_success:
+                body = await response.aread()
+                await response.aclose()
+                _check(call, response, body)
+            return response
+
+        try:
+            response: httpx.Response = await AsyncRetrying(**self._retry_kwargs(call, settings.retry))(
+                open_stream
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        try:
+            async for line in response.aiter_lines():
+                event = _parse_line(line)
+                if event is not None:
+                    yield event
+        except httpx.TransportError as exc:
+            raise self._transport_error(call, exc) from None
+        finally:
+            await response.aclose()
             builder.close()
 
     @contextlib.contextmanager

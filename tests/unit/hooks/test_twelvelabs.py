@@ -775,7 +775,7 @@ class TestSyncAsyncTwins:
         import inspect
 
         # The transport entry points (arun, aget_conn...) differ on purpose; endpoint methods not.
-        transport = {"arun", "aget_conn", "asettings", "aclose_shared_clients"}
+        transport = {"arun", "astream_lines", "aget_conn", "asettings", "aclose_shared_clients"}
         twins = [
             name
             for name, _ in inspect.getmembers(TwelveLabsHook, inspect.iscoroutinefunction)
@@ -1009,6 +1009,19 @@ class TestStreaming:
         server.on("POST", "analyze", Reply(400, json={"code": "token_limit_exceeded", "message": "too long"}))
         with pytest.raises(TwelveLabsBadRequestError, match="too long"):
             list(make_hook().analyze_stream({"video_id": "v1", "prompt": "p"}))
+
+    async def test_astream_lines_matches_the_sync_stream(
+        self, make_hook: HookFactory, server: RecordingServer
+    ) -> None:
+        server.on("POST", "analyze", Reply(lines=self.LINES))
+        hook = make_hook()
+        call = api.analyze({"video_id": "v1", "prompt": "p"}, stream=True)
+
+        events = [e async for e in hook.astream_lines(call)]
+        await TwelveLabsHook.aclose_shared_clients()
+
+        assert events == list(hook.stream_lines(call))
+        assert server.requests[0].body == server.requests[1].body
 
     def test_analyze_without_stream_asks_for_one_json_answer(
         self, make_hook: HookFactory, server: RecordingServer

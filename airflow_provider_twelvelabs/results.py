@@ -19,6 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
+# Re-exported: result paths and input files are resolved by one module.
+from airflow_provider_twelvelabs.sources import storage_path
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -55,22 +58,6 @@ def import_pyarrow() -> tuple[ModuleType, ModuleType]:
             "(pip install 'airflow-provider-twelvelabs[parquet]') or choose output_format='jsonl'."
         ) from None
     return pyarrow, pyarrow.parquet
-
-
-def storage_path(path: str | Any, *, conn_id: str | None = None) -> ObjectStoragePath:
-    """Return the ``ObjectStoragePath`` of a local path or an object-storage URI.
-
-    :param path: a local path, an ``ObjectStoragePath``, or a URI such as ``s3://bucket/key``.
-    :param conn_id: an Airflow connection holding the object store's credentials.
-    """
-    from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-    if isinstance(path, ObjectStoragePath) and conn_id is None:
-        return path
-    text = str(path).strip() if path is not None else ""
-    if not text:
-        raise ValueError("output path must be a non-empty local path or object-storage URI")
-    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
 
 
 def _display(path: ObjectStoragePath) -> str:

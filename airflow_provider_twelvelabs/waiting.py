@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +24,10 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsResourceFailedError,
     TwelveLabsWaitTimeoutError,
 )
-from airflow_provider_twelvelabs.hooks import endpoints as api
 from airflow_provider_twelvelabs.models import is_failed, is_terminal
 
 if TYPE_CHECKING:
-    from airflow_provider_twelvelabs.hooks.endpoints import ApiCall
-    from airflow_provider_twelvelabs.hooks.twelvelabs import RateLimitInfo, TwelveLabsHook
+    from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
     from airflow_provider_twelvelabs.models import Page
 
 __all__ = [
@@ -168,13 +166,14 @@ class ListSource:
         it from the top until already-seen items finds what finished since the last call;
         ``"active"``: the endpoint lists what is still in progress, and a waited resource missing
         from it has finished (it is then fetched once).
-    :param call: builds one list call: ``(index_id, page, ids) -> ApiCall[Page]``.
+    :param alist: reads one page through the hook's async twin of the list:
+        ``(hook, index_id, page, ids) -> Page``.
     :param item_is_final: whether a listed item is the full resource (else it is fetched once).
     :param page_limit: items per page (the API's maximum is 50).
     """
 
     mode: str
-    call: Callable[[str | None, int, list[str]], ApiCall[Page[Any]]]
+    alist: Callable[[TwelveLabsHook, str | None, int, list[str]], Awaitable[Page[Any]]]
     item_is_final: bool = True
     page_limit: int = 50
 
@@ -185,7 +184,8 @@ class ResourceKind:
 
     :param name: the kind's name in trigger kwargs and events (``indexed_asset``...).
     :param label: the kind in words, for messages.
-    :param call: builds the call retrieving one resource: ``(resource_id, index_id) -> ApiCall``.
+    :param fetch: retrieves one resource through a hook method: ``(hook, resource_id, index_id)``.
+    :param afetch: the same through the method's async twin (the one description both run).
     :param needs_index: whether the resource lives in an index (``index_id`` required).
     :param list_source: a list endpoint reporting on many resources per call, if there is one.
     :param event_exclude: fields left out of the resource JSON put in events and XCom (vectors).
@@ -197,7 +197,8 @@ class ResourceKind:
 
     name: str
     label: str
-    call: Callable[[str, str | None], ApiCall[Any]]
+    fetch: Callable[[TwelveLabsHook, str, str | None], Any]
+    afetch: Callable[[TwelveLabsHook, str, str | None], Awaitable[Any]]
     xcom_key: str
     needs_index: bool = False
     list_source: ListSource | None = None
@@ -211,24 +212,16 @@ class ResourceKind:
         :param resource_id: the resource id.
         :param index_id: the index, for indexed assets.
         """
-        return hook.run(self.call(resource_id, index_id))
+        return self.fetch(hook, resource_id, index_id)
 
-    async def aget(
-        self,
-        hook: TwelveLabsHook,
-        resource_id: str,
-        index_id: str | None = None,
-        *,
-        on_rate_limit: Callable[[RateLimitInfo], None] | None = None,
-    ) -> Any:
+    async def aget(self, hook: TwelveLabsHook, resource_id: str, index_id: str | None = None) -> Any:
         """Retrieve one resource on the hook's shared async client.
 
-        :param hook: the hook.
+        :param hook: the hook (its ``on_rate_limit`` callback sees the answer's rate-limit headers).
         :param resource_id: the resource id.
         :param index_id: the index, for indexed assets.
-        :param on_rate_limit: receives the answer's rate-limit headers.
         """
-        return await hook.arun(self.call(resource_id, index_id), on_rate_limit=on_rate_limit)
+        return await self.afetch(hook, resource_id, index_id)
 
     def status(self, resource: Any) -> str | None:
         """Return the resource's status.
@@ -320,21 +313,23 @@ KINDS: dict[str, ResourceKind] = {
             name="asset",
             xcom_key=xcom_keys.ASSET_ID,
             label="asset",
-            call=lambda rid, _: api.get_asset(rid),
+            fetch=lambda hook, rid, _: hook.get_asset(rid),
+            afetch=lambda hook, rid, _: hook.aget_asset(rid),
             list_source=ListSource(
                 mode="ids",
-                call=lambda _, page, ids: api.list_assets(asset_ids=ids, page=1, page_limit=50),
+                alist=lambda hook, _, page, ids: hook.alist_assets_page(asset_ids=ids, page=1, page_limit=50),
             ),
         ),
         ResourceKind(
             name="indexed_asset",
             xcom_key=xcom_keys.INDEXED_ASSET_ID,
             label="indexed asset",
-            call=lambda rid, index_id: api.get_indexed_asset(_need_index(index_id), rid),
+            fetch=lambda hook, rid, index_id: hook.get_indexed_asset(_need_index(index_id), rid),
+            afetch=lambda hook, rid, index_id: hook.aget_indexed_asset(_need_index(index_id), rid),
             needs_index=True,
             list_source=ListSource(
                 mode="terminal",
-                call=lambda index_id, page, _: api.list_indexed_assets(
+                alist=lambda hook, index_id, page, _: hook.alist_indexed_assets_page(
                     _need_index(index_id),
                     status=_TERMINAL,
                     sort_by="updated_at",
@@ -350,10 +345,11 @@ KINDS: dict[str, ResourceKind] = {
             name="indexing_task",
             xcom_key=xcom_keys.INDEXING_TASK_ID,
             label="indexing task",
-            call=lambda rid, _: api.get_indexing_task(rid),
+            fetch=lambda hook, rid, _: hook.get_indexing_task(rid),
+            afetch=lambda hook, rid, _: hook.aget_indexing_task(rid),
             list_source=ListSource(
                 mode="terminal",
-                call=lambda index_id, page, _: api.list_indexing_tasks(
+                alist=lambda hook, index_id, page, _: hook.alist_indexing_tasks_page(
                     index_id=index_id,
                     status=_TERMINAL,
                     sort_by="updated_at",
@@ -370,12 +366,13 @@ KINDS: dict[str, ResourceKind] = {
             # ``data`` (the vectors) is null until the task is ready, so polling the task itself
             # downloads them at most once; the poll drops them as they stream in (a four-hour
             # video is 35 MB of JSON) and the operator reads them once, after the wait.
-            call=lambda rid, _: api.get_embedding_task(rid, with_data=False),
+            fetch=lambda hook, rid, _: hook.get_embedding_task_status(rid),
+            afetch=lambda hook, rid, _: hook.aget_embedding_task_status(rid),
             # The list filters by one status and sorts by creation only: read what is still
             # processing, and fetch each task that left that list once.
             list_source=ListSource(
                 mode="active",
-                call=lambda _, page, __: api.list_embedding_tasks(
+                alist=lambda hook, _, page, __: hook.alist_embedding_tasks_page(
                     status="processing", page=page, page_limit=50
                 ),
             ),
@@ -385,12 +382,14 @@ KINDS: dict[str, ResourceKind] = {
             name="embed_v1_task",
             xcom_key=xcom_keys.EMBED_V1_TASK_ID,
             label="video embedding task",
-            call=lambda rid, _: api.get_video_embedding_task_status(rid),
+            fetch=lambda hook, rid, _: hook.get_video_embedding_task_status(rid),
+            afetch=lambda hook, rid, _: hook.aget_video_embedding_task_status(rid),
         ),
         ResourceKind(
             name="analyze_task",
             label="analyze task",
-            call=lambda rid, _: api.get_analyze_task(rid),
+            fetch=lambda hook, rid, _: hook.get_analyze_task(rid),
+            afetch=lambda hook, rid, _: hook.aget_analyze_task(rid),
             xcom_key=xcom_keys.ANALYZE_TASK_ID,
             # The result (up to ~98k tokens of text) is read once by the operator, not carried in
             # the trigger event.
@@ -400,7 +399,8 @@ KINDS: dict[str, ResourceKind] = {
         ResourceKind(
             name="analyze_batch",
             label="analyze batch",
-            call=lambda rid, _: api.get_analyze_batch(rid),
+            fetch=lambda hook, rid, _: hook.get_analyze_batch(rid),
+            afetch=lambda hook, rid, _: hook.aget_analyze_batch(rid),
             xcom_key=xcom_keys.ANALYZE_BATCH_ID,
             event_exclude=frozenset({"items"}),
             cancel=lambda hook, rid, _: hook.cancel_analyze_batch(rid),
@@ -409,7 +409,8 @@ KINDS: dict[str, ResourceKind] = {
             name="multipart_upload",
             xcom_key=xcom_keys.MULTIPART_UPLOAD_ID,
             label="multipart upload",
-            call=lambda rid, _: api.get_multipart_upload_status(rid, page=1, page_limit=1),
+            fetch=lambda hook, rid, _: hook.get_multipart_upload_status(rid, page=1, page_limit=1),
+            afetch=lambda hook, rid, _: hook.aget_multipart_upload_status(rid, page=1, page_limit=1),
             event_exclude=frozenset({"uploaded_chunks"}),
         ),
     )

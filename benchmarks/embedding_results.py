@@ -93,7 +93,6 @@ def run_variant(variant: str, base_url: str, task_id: str, out_dir: str) -> dict
     elif variant == "status_poll_async":
         import asyncio
 
-        from airflow_provider_twelvelabs.hooks import endpoints as api
         from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 
         hook = TwelveLabsHook()
@@ -101,7 +100,7 @@ def run_variant(variant: str, base_url: str, task_id: str, out_dir: str) -> dict
         async def poll() -> int:
             await hook.aget_conn()
             try:
-                task = await hook.arun(api.get_embedding_task(task_id, with_data=False))
+                task = await hook.aget_embedding_task_status(task_id)
             finally:
                 await TwelveLabsHook.aclose_shared_clients()
             return int(task.status == "ready")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -39,14 +39,6 @@ from airflow_provider_twelvelabs.models import (
 )
 
 T = TypeVar("T")
-
-#: Rate-limit buckets, after the API's documented endpoint categories.
-BUCKET_DEFAULT = "default"
-BUCKET_INDEXING = "indexing"
-BUCKET_EMBED = "embed"
-BUCKET_SEARCH = "search"
-BUCKET_ANALYZE = "analyze"
-BUCKET_UPLOAD = "upload"
 
 
 @dataclass(frozen=True)
@@ -80,7 +72,6 @@ class ApiCall(Generic[T]):
     :param idempotent: whether repeating the request after it may have reached the server is
         harmless. Creates are not: after a dropped connection they are retried only when the
         request provably never left (connect errors).
-    :param bucket: the rate-limit bucket the endpoint counts against.
     :param skip: the keys leading to an array of the JSON answer that the hook reads as a stream
         and leaves out before parsing (vectors too large to load just to read a status).
     """
@@ -93,8 +84,6 @@ class ApiCall(Generic[T]):
     form: Sequence[tuple[str, str]] | None = None
     files: Sequence[FilePart] = ()
     idempotent: bool = True
-    bucket: str = BUCKET_DEFAULT
-    extra: Mapping[str, Any] = field(default_factory=dict)
     skip: tuple[str, ...] = ()
 
     @property
@@ -219,15 +208,7 @@ def create_asset(
         },
         json_fields=("user_metadata",),
     )
-    return ApiCall(
-        "POST",
-        "assets",
-        model(Asset),
-        form=form,
-        files=(file,) if file else (),
-        idempotent=False,
-        bucket=BUCKET_UPLOAD,
-    )
+    return ApiCall("POST", "assets", model(Asset), form=form, files=(file,) if file else (), idempotent=False)
 
 
 def list_assets(
@@ -295,14 +276,7 @@ def create_multipart_upload(
             "user_metadata": dict(user_metadata) if user_metadata else None,
         }
     )
-    return ApiCall(
-        "POST",
-        "assets/multipart-uploads",
-        model(MultipartSession),
-        json=body,
-        idempotent=False,
-        bucket=BUCKET_UPLOAD,
-    )
+    return ApiCall("POST", "assets/multipart-uploads", model(MultipartSession), json=body, idempotent=False)
 
 
 def report_multipart_chunks(
@@ -319,7 +293,6 @@ def report_multipart_chunks(
         f"assets/multipart-uploads/{_seg(upload_id)}",
         model(ReportChunksResult),
         json={"completed_chunks": [dict(c) for c in completed_chunks]},
-        bucket=BUCKET_UPLOAD,
     )
 
 
@@ -344,7 +317,6 @@ def get_presigned_urls(upload_id: str, *, start: int, count: int) -> ApiCall[Pre
         f"assets/multipart-uploads/{_seg(upload_id)}/presigned-urls",
         model(PresignedUrls),
         json={"start": start, "count": count},
-        bucket=BUCKET_UPLOAD,
     )
 
 
@@ -427,12 +399,7 @@ def create_indexed_asset(
         }
     )
     return ApiCall(
-        "POST",
-        f"indexes/{_seg(index_id)}/indexed-assets",
-        model(IndexedAsset),
-        json=body,
-        idempotent=False,
-        bucket=BUCKET_INDEXING,
+        "POST", f"indexes/{_seg(index_id)}/indexed-assets", model(IndexedAsset), json=body, idempotent=False
     )
 
 
@@ -523,7 +490,6 @@ def create_indexing_task(
         form=form,
         files=(video_file,) if video_file else (),
         idempotent=False,
-        bucket=BUCKET_INDEXING,
     )
 
 
@@ -583,19 +549,12 @@ def get_video(index_id: str, video_id: str) -> ApiCall[IndexedAsset]:
 
 def create_embedding(body: Mapping[str, Any]) -> ApiCall[EmbeddingResult]:
     """``POST /embed-v2``: synchronous embeddings. ``body`` is the request as the API defines it."""
-    return ApiCall("POST", "embed-v2", model(EmbeddingResult), json=compact(body), bucket=BUCKET_EMBED)
+    return ApiCall("POST", "embed-v2", model(EmbeddingResult), json=compact(body))
 
 
 def create_embedding_task(body: Mapping[str, Any]) -> ApiCall[EmbedV2Task]:
     """``POST /embed-v2/tasks``: an asynchronous embedding task (202)."""
-    return ApiCall(
-        "POST",
-        "embed-v2/tasks",
-        model(EmbedV2Task),
-        json=compact(body),
-        idempotent=False,
-        bucket=BUCKET_EMBED,
-    )
+    return ApiCall("POST", "embed-v2/tasks", model(EmbedV2Task), json=compact(body), idempotent=False)
 
 
 def get_embedding_task(task_id: str, *, with_data: bool = True) -> ApiCall[EmbedV2Task]:
@@ -651,7 +610,7 @@ def create_embedding_v1(
         }
     )
     files = tuple(f for f in (image_file, audio_file) if f)
-    return ApiCall("POST", "embed", raw, form=form, files=files, bucket=BUCKET_EMBED)
+    return ApiCall("POST", "embed", raw, form=form, files=files)
 
 
 def create_video_embedding_task(
@@ -682,7 +641,6 @@ def create_video_embedding_task(
         form=form,
         files=(video_file,) if video_file else (),
         idempotent=False,
-        bucket=BUCKET_EMBED,
     )
 
 
@@ -720,29 +678,17 @@ def analyze(body: Mapping[str, Any], *, stream: bool = False) -> ApiCall[Analyze
     :param body: the request fields (``video`` or ``video_id``, ``prompt``, ``response_format``...).
     :param stream: ask for an NDJSON stream (read it with the hook's ``analyze_stream``).
     """
-    return ApiCall(
-        "POST",
-        "analyze",
-        model(AnalyzeResult),
-        json={**compact(body), "stream": stream},
-        bucket=BUCKET_ANALYZE,
-    )
+    return ApiCall("POST", "analyze", model(AnalyzeResult), json={**compact(body), "stream": stream})
 
 
 def summarize(body: Mapping[str, Any]) -> ApiCall[SummarizeResult]:
     """``POST /summarize`` (legacy; announced for sunset)."""
-    return ApiCall("POST", "summarize", model(SummarizeResult), json=compact(body), bucket=BUCKET_ANALYZE)
+    return ApiCall("POST", "summarize", model(SummarizeResult), json=compact(body))
 
 
 def gist(*, video_id: str, types: Sequence[str]) -> ApiCall[GistResult]:
     """``POST /gist`` (legacy; announced for sunset)."""
-    return ApiCall(
-        "POST",
-        "gist",
-        model(GistResult),
-        json={"video_id": video_id, "types": list(types)},
-        bucket=BUCKET_ANALYZE,
-    )
+    return ApiCall("POST", "gist", model(GistResult), json={"video_id": video_id, "types": list(types)})
 
 
 # --------------------------------------------------------------------------- search (14)
@@ -780,14 +726,7 @@ def search(
         },
         json_fields=("filter",),
     )
-    return ApiCall(
-        "POST",
-        "search",
-        model(SearchPage),
-        form=form,
-        files=tuple(query_media_files),
-        bucket=BUCKET_SEARCH,
-    )
+    return ApiCall("POST", "search", model(SearchPage), form=form, files=tuple(query_media_files))
 
 
 def get_search_page(page_token: str, *, include_user_metadata: bool | None = None) -> ApiCall[SearchPage]:
@@ -797,7 +736,6 @@ def get_search_page(page_token: str, *, include_user_metadata: bool | None = Non
         f"search/{_seg(page_token)}",
         model(SearchPage),
         params=encode_pairs({"include_user_metadata": include_user_metadata}),
-        bucket=BUCKET_SEARCH,
     )
 
 
@@ -821,7 +759,6 @@ def create_analyze_task(body: Mapping[str, Any]) -> ApiCall[AnalyzeTask]:
         model(AnalyzeTask),
         json=compact(body),
         idempotent=False,
-        bucket=BUCKET_ANALYZE,
     )
 
 
@@ -888,9 +825,7 @@ def create_analyze_batch(
             "requests": [compact(item) for item in requests],
         }
     )
-    return ApiCall(
-        "POST", "analyze/batches", model(AnalyzeBatch), json=body, idempotent=False, bucket=BUCKET_ANALYZE
-    )
+    return ApiCall("POST", "analyze/batches", model(AnalyzeBatch), json=body, idempotent=False)
 
 
 def list_analyze_batches(

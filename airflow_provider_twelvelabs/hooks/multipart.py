@@ -1,7 +1,10 @@
 """Parallel, resumable multipart upload with bounded memory (contract section 4).
 
 The engine behind :meth:`TwelveLabsHook.multipart_upload
-<airflow_provider_twelvelabs.hooks.twelvelabs.TwelveLabsHook.multipart_upload>`:
+<airflow_provider_twelvelabs.hooks.twelvelabs.TwelveLabsHook.multipart_upload>`. It knows nothing
+of the hook: it needs only the few calls of :class:`MultipartApi` (open a session, get presigned
+URLs, PUT a chunk, report chunks, read the session's status, fetch the asset), which the hook
+provides. Sources are resolved by :mod:`airflow_provider_twelvelabs.sources`.
 
 * each worker thread reads its own chunk straight from the source (``os.pread`` on a local file, a
   ranged ``cat_file`` on any fsspec filesystem) and PUTs it to a presigned URL; at most
@@ -30,11 +33,11 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -43,20 +46,24 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsNotFoundError,
     TwelveLabsUploadError,
 )
-from airflow_provider_twelvelabs.models import Asset, MultipartSession, PresignedUrl
-
-if TYPE_CHECKING:
-    from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+from airflow_provider_twelvelabs.models import (
+    Asset,
+    MultipartSession,
+    MultipartUploadStatus,
+    PresignedUrl,
+    PresignedUrls,
+    ReportChunksResult,
+)
+from airflow_provider_twelvelabs.sources import Source, resolve
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
-    "UPLOAD_ARGUMENTS",
+    "MultipartApi",
     "MultipartCheckpoint",
     "MultipartUploader",
     "UploadProgress",
     "UploadSource",
     "open_source",
-    "remote_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,8 +77,48 @@ _DEAD_SESSION = frozenset({"failed", "expired"})
 _MIB = 1024 * 1024
 #: Size of the pieces a local chunk is read and sent in.
 _PIECE = _MIB
-#: Keyword arguments of :meth:`MultipartUploader.upload` (the others configure the uploader).
-UPLOAD_ARGUMENTS = ("file_type", "enable_hls", "enable_thumbnail", "user_metadata", "resume", "on_session")
+
+
+# ---------------------------------------------------------------------------------------- the API
+
+
+class MultipartApi(Protocol):
+    """The calls the engine makes: what it needs of the API, and nothing else of the hook."""
+
+    def create_multipart_upload(self, **fields: Any) -> MultipartSession:
+        """Open an upload session (the fields of ``POST /assets/multipart-uploads``)."""
+        ...
+
+    def get_presigned_urls(self, upload_id: str, *, start: int, count: int) -> PresignedUrls:
+        """Return up to 50 fresh presigned URLs from chunk ``start``."""
+        ...
+
+    def put_chunk(
+        self,
+        url: str,
+        data: bytes | Iterable[bytes],
+        *,
+        headers: Mapping[str, str] | None = None,
+        client: httpx.Client | None = None,
+    ) -> str:
+        """PUT one chunk to a presigned URL with ``client`` and return its ETag."""
+        ...
+
+    def report_multipart_chunks(
+        self, upload_id: str, completed_chunks: Sequence[Mapping[str, Any]]
+    ) -> ReportChunksResult:
+        """Report up to 50 uploaded chunks."""
+        ...
+
+    def get_multipart_upload_status(
+        self, upload_id: str, *, page: int | None = None, page_limit: int | None = None
+    ) -> MultipartUploadStatus:
+        """Return one page of the session's status."""
+        ...
+
+    def get_asset(self, asset_id: str) -> Asset:
+        """Return the uploaded asset."""
+        ...
 
 
 # ---------------------------------------------------------------------------------------- sources
@@ -100,15 +147,11 @@ class UploadSource(Protocol):
 class _LocalSource:
     """A local file read with ``os.pread``: thread safe, no shared file position, no copy on disk."""
 
-    def __init__(self, path: str) -> None:
-        self.description = path
-        self.name = os.path.basename(path.rstrip("/"))
-        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            self.size = os.fstat(self._fd).st_size
-        except OSError:
-            os.close(self._fd)
-            raise
+    def __init__(self, source: Source) -> None:
+        self.description = source.description
+        self.name = source.name
+        self.size = source.size()
+        self._fd = os.open(source.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
 
     def read(self, offset: int, length: int) -> bytes:
         data = os.pread(self._fd, length, offset)
@@ -144,16 +187,12 @@ class _LocalSource:
 class _FsspecSource:
     """An object on any fsspec filesystem, read with one ranged request per chunk."""
 
-    def __init__(self, fs: Any, path: str, description: str) -> None:
-        self.fs = fs
-        self.path = path
-        self.description = description
-        self.name = path.rstrip("/").rsplit("/", 1)[-1]
-        info = fs.info(path)
-        if info.get("type") == "directory":
-            raise IsADirectoryError(f"{description} is a directory, not a file")
-        size = info.get("size")
-        self.size = int(size) if size is not None else int(fs.size(path))
+    def __init__(self, source: Source) -> None:
+        self.fs = source.fs
+        self.path = source.path
+        self.description = source.description
+        self.name = source.name
+        self.size = source.size()
 
     def read(self, offset: int, length: int) -> bytes:
         end = min(self.size, offset + length)
@@ -171,69 +210,13 @@ class _FsspecSource:
         """Nothing to release: every read is its own request."""
 
 
-def _is_local(fs: Any) -> bool:
-    protocol = fs.protocol
-    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-    return bool({"file", "local"} & set(protocols))
-
-
 def open_source(source: Any) -> UploadSource:
     """Open a local path, an ``ObjectStoragePath`` or an fsspec URL for ranged reads.
 
-    :param source: a local path (``str`` or path-like), a URL such as ``s3://bucket/key``,
-        ``file:///data/a.mp4`` or ``memory://x/y``, or an ``ObjectStoragePath`` (its Airflow
-        connection is used).
+    :param source: anything :func:`airflow_provider_twelvelabs.sources.resolve` takes.
     """
-    if isinstance(source, str) and "://" in source:
-        fs, path = _resolve_url(source)
-    elif hasattr(source, "fs") and hasattr(source, "path"):
-        # An ObjectStoragePath (or any UPath): its filesystem, with its Airflow connection, reads it.
-        fs, path = source.fs, source.path
-    else:
-        return _LocalSource(os.fspath(source))
-    if _is_local(fs):
-        return _LocalSource(path)
-    return _FsspecSource(fs, path, str(source))
-
-
-def _resolve_url(url: str) -> tuple[Any, str]:
-    """Return ``(filesystem, path)`` of a URL, through Airflow's object storage when it knows the scheme."""
-    with contextlib.suppress(ValueError, ImportError):
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-        target = ObjectStoragePath(url)
-        return target.fs, target.path
-    import fsspec
-
-    try:
-        fs, path = fsspec.core.url_to_fs(url)
-    except ImportError as exc:
-        scheme = url.split("://", 1)[0]
-        raise ValueError(f"Reading {scheme}:// sources needs an extra package: {exc}") from None
-    return fs, path
-
-
-def remote_size(url: str, *, timeout: float = 10.0) -> int | None:
-    """Return the size a public URL announces (``Content-Length`` of a ``HEAD``), or ``None``.
-
-    Used to check the URL upload limit before asking the platform to fetch the URL. Sent without any
-    API key; any failure means "unknown" and the platform has the last word.
-
-    :param url: the public ``http(s)`` URL.
-    :param timeout: seconds to wait for the answer.
-    """
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-            response = client.head(url)
-    except httpx.HTTPError:
-        return None
-    if not response.is_success:
-        return None
-    try:
-        size = int(response.headers.get("content-length", ""))
-    except ValueError:
-        return None
-    return size if size >= 0 else None
+    resolved = resolve(source)
+    return _LocalSource(resolved) if resolved.is_local else _FsspecSource(resolved)
 
 
 # ---------------------------------------------------------------------------------------- checkpoint
@@ -425,7 +408,7 @@ def _parse_time(value: str | None) -> float | None:
 class MultipartUploader:
     """Upload one file through a multipart session, in parallel, resumably, with bounded memory.
 
-    :param hook: the hook that makes the API calls and the chunk PUTs.
+    :param api: what makes the API calls and the chunk PUTs (the hook).
     :param concurrency: parallel chunk PUTs (1 to 64).
     :param max_chunk_attempts: attempts per chunk, each on a fresh presigned URL, before giving up.
     :param retry_base_delay: the first backoff after a failed chunk, in seconds, doubled each time.
@@ -436,11 +419,12 @@ class MultipartUploader:
         and at once when 50 are waiting.
     :param progress_interval: seconds between progress log lines.
     :param chunk_timeout: read and write timeout of a chunk PUT, in seconds.
+    :param connect_timeout: connect timeout of a chunk PUT, in seconds.
     :param progress_callback: called with an :class:`UploadProgress` after every chunk; an
         exception it raises aborts the upload (resumable later).
     """
 
-    hook: TwelveLabsHook
+    api: MultipartApi
     concurrency: int = DEFAULT_CONCURRENCY
     max_chunk_attempts: int = 6
     retry_base_delay: float = 0.5
@@ -449,6 +433,7 @@ class MultipartUploader:
     report_interval: float = 5.0
     progress_interval: float = 5.0
     chunk_timeout: float = 300.0
+    connect_timeout: float = 10.0
     progress_callback: Callable[[UploadProgress], None] | None = None
 
     def __post_init__(self) -> None:
@@ -498,7 +483,7 @@ class MultipartUploader:
             if checkpoint is not None:
                 run = self._resume(src, name, checkpoint)
             if run is None:
-                session = self.hook.create_multipart_upload(
+                session = self.api.create_multipart_upload(
                     filename=name,
                     type=file_type,
                     total_size=src.size,
@@ -522,7 +507,7 @@ class MultipartUploader:
             asset_id = run.execute()
         finally:
             src.close()
-        return self.hook.get_asset(asset_id)
+        return self.api.get_asset(asset_id)
 
     def _resume(self, src: UploadSource, name: str, checkpoint: MultipartCheckpoint) -> _Run | None:
         """Return a run over the stored session, or ``None`` when a new session is needed."""
@@ -586,7 +571,7 @@ class _Run:
         self, uploader: MultipartUploader, source: UploadSource, checkpoint: MultipartCheckpoint
     ) -> None:
         self.opts = uploader
-        self.hook = uploader.hook
+        self.api = uploader.api
         self.source = source
         self.checkpoint = checkpoint
         self.asset_id = checkpoint.asset_id
@@ -635,7 +620,7 @@ class _Run:
         page = 1
         status: str | None = None
         while True:
-            answer = self.hook.get_multipart_upload_status(upload_id, page=page, page_limit=MAX_BATCH)
+            answer = self.api.get_multipart_upload_status(upload_id, page=page, page_limit=MAX_BATCH)
             if page == 1:
                 status = answer.status
                 if not all_pages and (
@@ -713,7 +698,7 @@ class _Run:
         in_flight: dict[Future[tuple[str, int]], int] = {}
         # No API key on these: the PUTs go to object storage, and the key must not leave for it.
         http = httpx.Client(
-            timeout=httpx.Timeout(opts.chunk_timeout, connect=self.hook.settings.connect_timeout),
+            timeout=httpx.Timeout(opts.chunk_timeout, connect=opts.connect_timeout),
             limits=httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency),
             follow_redirects=False,
         )
@@ -765,7 +750,7 @@ class _Run:
         headers = {**self.checkpoint.upload_headers, "Content-Length": str(expected)}
         pieces = self.source.pieces(offset, expected)
         try:
-            etag = self.hook.put_chunk(url, pieces, headers=headers, client=http)
+            etag = self.api.put_chunk(url, pieces, headers=headers, client=http)
         except OSError as exc:
             raise _SourceError(
                 f"Reading chunk {index} from {self.source.description} failed: {exc}"
@@ -850,7 +835,7 @@ class _Run:
         needed.update(i for i in queue if start < i < start + MAX_BATCH and not self._usable(i, now))
         needed.update(i for _, i in waiting if start < i < start + MAX_BATCH)
         count = max(needed) - start + 1
-        answer = self.hook.get_presigned_urls(self.checkpoint.upload_id, start=start, count=count)
+        answer = self.api.get_presigned_urls(self.checkpoint.upload_id, start=start, count=count)
         self.add_urls(answer.upload_urls, wanted=needed)
 
     # -- reports ----------------------------------------------------------------------------------
@@ -862,7 +847,7 @@ class _Run:
             pending and (final or time.monotonic() - self.last_report >= self.opts.report_interval)
         ):
             batch = pending[:MAX_BATCH]
-            result = self.hook.report_multipart_chunks(self.checkpoint.upload_id, batch)
+            result = self.api.report_multipart_chunks(self.checkpoint.upload_id, batch)
             del pending[: len(batch)]
             self.last_report = time.monotonic()
             if result.asset_id:

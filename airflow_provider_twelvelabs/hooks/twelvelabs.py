@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -58,6 +58,9 @@ from airflow_provider_twelvelabs.models import (
     SearchPage,
     SummarizeResult,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_twelvelabs.hooks.multipart import MultipartCheckpoint
 
 __all__ = ["RateLimitInfo", "RetryPolicy", "TwelveLabsHook", "redact_url"]
 
@@ -321,6 +324,8 @@ class TwelveLabsHook(BaseHook):
     :param twelvelabs_conn_id: the Airflow connection id.
     :param timeout: overrides the connection's request timeout, in seconds.
     :param max_retries: overrides the connection's number of retries.
+    :param on_rate_limit: called with the ``X-Ratelimit-*`` state of every API answer, sync or
+        async (the triggers' shared poller paces itself with it).
     """
 
     conn_name_attr = "twelvelabs_conn_id"
@@ -334,12 +339,14 @@ class TwelveLabsHook(BaseHook):
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
+        on_rate_limit: Callable[[RateLimitInfo], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.twelvelabs_conn_id = twelvelabs_conn_id
         self._timeout_override = timeout
         self._max_retries_override = max_retries
+        self._on_rate_limit = on_rate_limit
         self._client: httpx.Client | None = None
         self._async_settings: _Settings | None = None
 
@@ -556,6 +563,7 @@ class TwelveLabsHook(BaseHook):
                 return self._run_skipping(client, builder, call)
             response = client.send(builder.build(client))
             body = response.read()
+            self._observe(response)
             _check(call, response, body)
             return call.parse(_decode(body))
 
@@ -566,14 +574,10 @@ class TwelveLabsHook(BaseHook):
         finally:
             builder.close()
 
-    async def arun(
-        self, call: ApiCall[T], *, on_rate_limit: Callable[[RateLimitInfo], None] | None = None
-    ) -> T:
+    async def arun(self, call: ApiCall[T]) -> T:
         """Execute an API call on the shared async client, with retries, and parse its answer.
 
         :param call: the call's description, from :mod:`~airflow_provider_twelvelabs.hooks.endpoints`.
-        :param on_rate_limit: called with the ``X-Ratelimit-*`` state of every answer (pollers pace
-            themselves with it).
         """
         client = await self.aget_conn()
         settings = await self.asettings()
@@ -581,11 +585,10 @@ class TwelveLabsHook(BaseHook):
 
         async def attempt() -> T:
             if call.skip:
-                return await self._arun_skipping(client, builder, call, on_rate_limit)
+                return await self._arun_skipping(client, builder, call)
             response = await client.send(builder.build(client))
             body = await response.aread()
-            if on_rate_limit is not None:
-                on_rate_limit(RateLimitInfo.from_response(response))
+            self._observe(response)
             _check(call, response, body)
             return call.parse(_decode(body))
 
@@ -596,23 +599,24 @@ class TwelveLabsHook(BaseHook):
         finally:
             builder.close()
 
-    @staticmethod
-    def _run_skipping(client: httpx.Client, builder: _RequestBuilder, call: ApiCall[T]) -> T:
+    def _observe(self, response: httpx.Response) -> None:
+        """Hand an answer's rate-limit headers to the hook's ``on_rate_limit`` callback, if any."""
+        if self._on_rate_limit is not None:
+            self._on_rate_limit(RateLimitInfo.from_response(response))
+
+    def _run_skipping(self, client: httpx.Client, builder: _RequestBuilder, call: ApiCall[T]) -> T:
         """One attempt of a call whose answer has an array to leave out (``call.skip``), streamed."""
         response = client.send(builder.build(client), stream=True)
         try:
+            self._observe(response)
             if not response.is_success:
                 _check(call, response, response.read())
             return call.parse(_without_array(response.iter_bytes(_STREAM_CHUNK_BYTES), call.skip))
         finally:
             response.close()
 
-    @staticmethod
     async def _arun_skipping(
-        client: httpx.AsyncClient,
-        builder: _RequestBuilder,
-        call: ApiCall[T],
-        on_rate_limit: Callable[[RateLimitInfo], None] | None,
+        self, client: httpx.AsyncClient, builder: _RequestBuilder, call: ApiCall[T]
     ) -> T:
         """Async twin of :meth:`_run_skipping`.
 
@@ -625,8 +629,7 @@ class TwelveLabsHook(BaseHook):
             chunks = collections.deque([chunk async for chunk in response.aiter_bytes(_STREAM_CHUNK_BYTES)])
         finally:
             await response.aclose()
-        if on_rate_limit is not None:
-            on_rate_limit(RateLimitInfo.from_response(response))
+        self._observe(response)
         if not response.is_success:
             _check(call, response, b"".join(chunks))
 
@@ -758,23 +761,6 @@ class TwelveLabsHook(BaseHook):
             yield from result.data
             page += 1
 
-    async def apaginate(
-        self, make_call: Callable[[int], ApiCall[Page[T]]], *, max_pages: int | None = None
-    ) -> AsyncIterator[T]:
-        """Async twin of :meth:`paginate`.
-
-        :param make_call: builds the call for a 1-based page number.
-        :param max_pages: an optional cap on the number of pages fetched.
-        """
-        page = 1
-        while max_pages is None or page <= max_pages:
-            result = await self.arun(make_call(page))
-            if not result.data:
-                return
-            for item in result.data:
-                yield item
-            page += 1
-
     # ------------------------------------------------------------------ connection test
 
     def test_connection(self) -> tuple[bool, str]:
@@ -835,31 +821,6 @@ class TwelveLabsHook(BaseHook):
                 http.close()
         return _etag(url, response)
 
-    async def aput_chunk(
-        self,
-        url: str,
-        data: bytes,
-        *,
-        client: httpx.AsyncClient,
-        headers: Mapping[str, str] | None = None,
-    ) -> str:
-        """Async twin of :meth:`put_chunk`.
-
-        :param url: the presigned URL.
-        :param data: the chunk's bytes.
-        :param client: an async client without the API key.
-        :param headers: the session's ``upload_headers``.
-        """
-        send_headers = {"Content-Type": "application/octet-stream", **(headers or {})}
-        _redact_presigned_urls_in_httpx_logs()
-        try:
-            response = await client.put(url, content=data, headers=send_headers)
-        except httpx.TransportError as exc:
-            raise TwelveLabsTransportError(
-                f"Chunk upload to {redact_url(url)} got no answer: {type(exc).__name__}"
-            ) from None
-        return _etag(url, response)
-
     # ------------------------------------------------------------------ assets
 
     def create_asset(
@@ -889,6 +850,14 @@ class TwelveLabsHook(BaseHook):
     def list_assets(self, **filters: Any) -> Iterator[Asset]:
         """Iterate over every asset matching the filters (``asset_ids``, ``asset_types``, ``filename``)."""
         return self.paginate(lambda page: api.list_assets(page=page, page_limit=50, **filters))
+
+    def list_assets_page(self, **filters: Any) -> Page[Asset]:
+        """Return one page of assets (``asset_ids``, ``page``, ``page_limit`` and other filters)."""
+        return self.run(api.list_assets(**filters))
+
+    async def alist_assets_page(self, **filters: Any) -> Page[Asset]:
+        """Return one page of assets (async)."""
+        return await self.arun(api.list_assets(**filters))
 
     def get_asset(self, asset_id: str) -> Asset:
         """Retrieve an asset."""
@@ -938,26 +907,52 @@ class TwelveLabsHook(BaseHook):
         """Iterate over the incomplete multipart upload sessions."""
         return self.paginate(lambda page: api.list_incomplete_uploads(page=page, page_limit=50))
 
-    def multipart_upload(self, source: Any, filename: str | None = None, **options: Any) -> Asset:
+    def multipart_upload(
+        self,
+        source: Any,
+        filename: str | None = None,
+        *,
+        file_type: str = "video",
+        enable_hls: bool | None = None,
+        enable_thumbnail: bool | None = None,
+        user_metadata: Mapping[str, Any] | None = None,
+        resume: MultipartCheckpoint | Mapping[str, Any] | None = None,
+        on_session: Callable[[MultipartCheckpoint], None] | None = None,
+        **tuning: Any,
+    ) -> Asset:
         """Upload a file through a multipart session: parallel, resumable, with bounded memory.
 
         Chunks are read straight from the source and PUT in parallel; no temporary copy is made and
         memory stays near ``concurrency x chunk size``. See
-        :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader` for the tuning options
-        (``concurrency``, ``max_chunk_attempts``, ``progress_callback``...) and
-        :meth:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader.upload` for the others
-        (``file_type``, ``enable_hls``, ``enable_thumbnail``, ``user_metadata``, ``resume``,
-        ``on_session``).
+        :meth:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader.upload` for the upload
+        arguments and :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader` for the
+        tuning options (``concurrency``, ``max_chunk_attempts``, ``progress_callback``...).
 
         :param source: a local path, an fsspec URL (``s3://``, ``memory://``...) or an ``ObjectStoragePath``.
         :param filename: the asset's file name; the source's own name by default.
-        :param options: upload and tuning options, as above.
+        :param file_type: ``video``, ``audio`` or ``image``.
+        :param enable_hls: ask for an HLS rendition.
+        :param enable_thumbnail: ask for a thumbnail.
+        :param user_metadata: metadata stored on the asset.
+        :param resume: the ``MultipartCheckpoint`` (or its dict) of an interrupted upload of the file.
+        :param on_session: called with the session's checkpoint before the first chunk is sent.
+        :param tuning: options of the upload engine, as above.
         :return: the asset, usually still ``processing``: wait for ``ready`` before using it.
         """
-        from airflow_provider_twelvelabs.hooks.multipart import UPLOAD_ARGUMENTS, MultipartUploader
+        # Imported here: the upload engine is not needed to parse a DAG file.
+        from airflow_provider_twelvelabs.hooks.multipart import MultipartUploader
 
-        upload_kwargs = {name: options.pop(name) for name in UPLOAD_ARGUMENTS if name in options}
-        return MultipartUploader(self, **options).upload(source, filename=filename, **upload_kwargs)
+        tuning.setdefault("connect_timeout", self.settings.connect_timeout)
+        return MultipartUploader(self, **tuning).upload(
+            source,
+            filename=filename,
+            file_type=file_type,
+            enable_hls=enable_hls,
+            enable_thumbnail=enable_thumbnail,
+            user_metadata=user_metadata,
+            resume=resume,
+            on_session=on_session,
+        )
 
     # ------------------------------------------------------------------ indexes
 
@@ -1107,9 +1102,9 @@ class TwelveLabsHook(BaseHook):
         """Retrieve an embed v2 task without its embeddings (read as a stream and dropped)."""
         return self.run(api.get_embedding_task(task_id, with_data=False))
 
-    async def aget_embedding_task(self, task_id: str) -> EmbedV2Task:
-        """Retrieve an embed v2 task (async)."""
-        return await self.arun(api.get_embedding_task(task_id))
+    async def aget_embedding_task_status(self, task_id: str) -> EmbedV2Task:
+        """Retrieve an embed v2 task without its embeddings (async)."""
+        return await self.arun(api.get_embedding_task(task_id, with_data=False))
 
     def list_embedding_tasks(self, **filters: Any) -> Iterator[EmbedV2Task]:
         """Iterate over embed v2 tasks (filters: ``status``, ``started_at``, ``ended_at``)."""

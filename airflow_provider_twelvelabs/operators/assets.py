@@ -14,9 +14,8 @@ on from there instead of creating a duplicate.
 from __future__ import annotations
 
 import mimetypes
-import os
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
 from airflow_provider_twelvelabs.requests.assets import MultipartUploadRequest, UploadAssetRequest
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_twelvelabs.hooks.multipart import MultipartCheckpoint
     from airflow_provider_twelvelabs.models import Asset
+    from airflow_provider_twelvelabs.sources import Source
 
 __all__ = [
     "ASSET_XCOM_KEY",
@@ -264,13 +264,14 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
                 user_metadata=self.user_metadata,
             )
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
+        from airflow_provider_twelvelabs.sources import resolve
 
         assert name is not None  # checked by the plan
-        source = self.source
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return self.hook.create_asset(
             method="direct",
-            file=FilePart("file", name, lambda: _open_binary(source), content_type),
+            # The hook opens the file afresh for every attempt, and closes it.
+            file=FilePart("file", name, resolve(self.source).open, content_type),
             filename=name,
             enable_hls=self.enable_hls,
             enable_thumbnail=self.enable_thumbnail,
@@ -278,17 +279,8 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         )
 
     def _plan_direct(self) -> None:
-        from airflow_provider_twelvelabs.hooks.multipart import open_source
-
-        src = open_source(self.source)
-        try:
-            size, name, description = src.size, self.filename or src.name, src.description
-        finally:
-            src.close()
-        if size == 0:
-            raise ValueError(f"source {description} is empty: there is nothing to upload")
-        if not name:
-            raise ValueError(f"Cannot derive a file name from source {description!r}: set filename")
+        src, size, name = _local_or_stored_file(self.source, self.filename)
+        description = src.description
         use_multipart = self.multipart is True or (
             self.multipart == "auto" and size > self.max_direct_upload_bytes
         )
@@ -304,7 +296,7 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         self._upload_name = name
 
     def _plan_url(self) -> None:
-        from airflow_provider_twelvelabs.hooks.multipart import remote_size
+        from airflow_provider_twelvelabs.sources import remote_size
 
         url = str(self.source)
         name = self.filename or url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or None
@@ -362,18 +354,7 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         request = MultipartUploadRequest.build_from(self)
         self._apply(request)
         self.file_type = request.file_type
-        from airflow_provider_twelvelabs.hooks.multipart import open_source
-
-        src = open_source(self.source)
-        try:
-            size, name, description = src.size, self.filename or src.name, src.description
-        finally:
-            src.close()
-        if size == 0:
-            raise ValueError(f"source {description} is empty: there is nothing to upload")
-        if not name:
-            raise ValueError(f"Cannot derive a file name from source {description!r}: set filename")
-        self._upload_name = name
+        _, _, self._upload_name = _local_or_stored_file(self.source, self.filename)
 
     def create_job(self, context: Context) -> Any:
         """Run (or resume) the multipart upload; return the asset.
@@ -384,16 +365,17 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         return self._multipart(context, self.source, self._upload_name, self.file_type)
 
 
-def _open_binary(source: Any) -> IO[bytes]:
-    """Open ``source`` for reading, afresh for every attempt of a direct upload."""
-    if isinstance(source, str) and "://" in source:
-        from airflow_provider_twelvelabs.hooks.multipart import _resolve_url
+def _local_or_stored_file(source: Any, filename: str | None) -> tuple[Source, int, str]:
+    """Resolve the file to upload and return it with its size and the asset's file name.
 
-        fs, path = _resolve_url(source)
-        handle: IO[bytes] = fs.open(path, "rb")
-        return handle
-    if hasattr(source, "fs") and hasattr(source, "path"):
-        opened: IO[bytes] = source.fs.open(source.path, "rb")
-        return opened
-    # The hook closes the handle after the request.
-    return open(os.fspath(source), "rb")
+    :raises ValueError: when the file is empty or no file name can be derived.
+    """
+    from airflow_provider_twelvelabs.sources import resolve
+
+    src = resolve(source)
+    size, name = src.size(), filename or src.name
+    if size == 0:
+        raise ValueError(f"source {src.description} is empty: there is nothing to upload")
+    if not name:
+        raise ValueError(f"Cannot derive a file name from source {src.description!r}: set filename")
+    return src, size, name

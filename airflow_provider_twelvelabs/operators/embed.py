@@ -90,19 +90,17 @@ def _image_dimensions(data: bytes) -> tuple[str, int | None, int | None]:
 
 def _read_media(name: str, path: str, conn_id: str | None, limit: int, *, image: bool = False) -> str:
     """Read a local or object-storage file within ``limit`` bytes and return it base64 encoded."""
-    from airflow_provider_twelvelabs.results import storage_path
+    from airflow_provider_twelvelabs.sources import SourceTooLargeError, resolve
 
-    target = storage_path(path, conn_id=conn_id)
     try:
-        size = int(target.stat().st_size)
+        data = resolve(path, conn_id=conn_id).read(limit)
     except FileNotFoundError:
         raise ValueError(f"{name}: no file at {path!r}") from None
-    if size > limit:
+    except SourceTooLargeError as exc:
         raise ValueError(
-            f"{name}: {path!r} is {size / _MEGABYTE:.1f} MB; inline (base64) media may be at most "
+            f"{name}: {path!r} is {exc.size / _MEGABYTE:.1f} MB; inline (base64) media may be at most "
             f"{limit / _MEGABYTE:.0f} MB. Upload it as an asset and pass asset_id, or pass a url."
-        )
-    data = target.read_bytes()
+        ) from None
     if image:
         _check_image(name, path, data)
     return base64.b64encode(data).decode("ascii")
@@ -609,11 +607,11 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
         import mimetypes
 
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
-        from airflow_provider_twelvelabs.results import storage_path
+        from airflow_provider_twelvelabs.sources import resolve
 
-        target = storage_path(path, conn_id=self.file_conn_id)
+        target = resolve(path, conn_id=self.file_conn_id)
         try:
-            size = int(target.stat().st_size)
+            size = target.size()
         except FileNotFoundError:
             raise ValueError(f"video_file: no file at {path!r}") from None
         if size > V1_VIDEO_FILE_MAX_BYTES:
@@ -623,7 +621,7 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
             )
         name = _filename(path)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return FilePart("video_file", name, lambda: target.open("rb"), content_type)
+        return FilePart("video_file", name, target.open, content_type)
 
     def prepare_job(self, context: Context) -> None:
         """Validate the rendered parameters and build the create call's fields.

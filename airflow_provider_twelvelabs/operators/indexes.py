@@ -11,7 +11,7 @@ import contextlib
 import mimetypes
 import os
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsAPIError, TwelveLabsNotFoundError
@@ -501,28 +501,10 @@ def _opener(source: Any) -> tuple[Any, str]:
     ``open`` returns a fresh binary handle on every call, so each HTTP attempt sends the whole
     file. Nothing is read here, but a missing file is reported before any HTTP call.
     """
-    from airflow.providers.common.compat.sdk import ObjectStoragePath
+    from airflow_provider_twelvelabs.sources import resolve
 
-    if isinstance(source, ObjectStoragePath) or (
-        "://" in str(source) and not isinstance(source, os.PathLike)
-    ):
-        path = source if isinstance(source, ObjectStoragePath) else ObjectStoragePath(str(source))
-        if not path.is_file():
-            raise ValueError(f"video_path {str(source)!r} is not a file")
-
-        def open_remote() -> IO[bytes]:
-            handle: IO[bytes] = path.open("rb")
-            return handle
-
-        return open_remote, path.name
-
-    local = os.path.abspath(
-        os.path.expanduser(os.fspath(source) if isinstance(source, os.PathLike) else str(source))
-    )
-    if not os.path.isfile(local):
-        raise ValueError(f"video_path {local!r} is not a file")
-
-    def open_local() -> IO[bytes]:
-        return open(local, "rb")
-
-    return open_local, os.path.basename(local)
+    src = resolve(source)
+    if not src.is_file():
+        plain_path = not hasattr(source, "fs") and "://" not in str(source)
+        raise ValueError(f"video_path {src.path if plain_path else str(source)!r} is not a file")
+    return src.open, src.name

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import posixpath
-from collections.abc import Callable, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
 from airflow_provider_twelvelabs.requests.search import SearchOptions, SearchRequest, validate_search_filter
@@ -21,14 +20,6 @@ __all__ = ["TwelveLabsSearchOperator", "validate_search_filter"]
 
 #: Hit fields copied to the result when the API sends them.
 _HIT_FIELDS = ("score", "confidence", "thumbnail_url", "transcription", "user_metadata")
-
-
-def _opener(path: Any) -> Callable[[], IO[bytes]]:
-    def open_file() -> IO[bytes]:
-        handle: IO[bytes] = path.open("rb")
-        return handle
-
-    return open_file
 
 
 def _clip(item: Mapping[str, Any], video_id: Any = None) -> dict[str, Any]:
@@ -158,19 +149,19 @@ class TwelveLabsSearchOperator(TwelveLabsBaseOperator):
 
     def _media_parts(self, files: list[str]) -> list[FilePart]:
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
-        from airflow_provider_twelvelabs.results import storage_path
+        from airflow_provider_twelvelabs.sources import resolve
 
         parts = []
         for name in files:
-            path = storage_path(name, conn_id=self.query_media_conn_id)
-            if not path.exists():
+            src = resolve(name, conn_id=self.query_media_conn_id)
+            if not src.exists():
                 raise ValueError(f"query_media_file {name!r} does not exist")
-            if path.is_dir():
+            if src.is_dir():
                 raise ValueError(f"query_media_file {name!r} is a directory, not an image")
-            filename = posixpath.basename(str(path).rstrip("/")) or "query-image"
+            filename = src.name or "query-image"
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-            # A callable that reopens the file, so a retried request carries the whole image again.
-            parts.append(FilePart("query_media_file", filename, _opener(path), content_type))
+            # The hook reopens the file for each attempt, so a retried request carries the whole image.
+            parts.append(FilePart("query_media_file", filename, src.open, content_type))
         return parts
 
     def execute(self, context: Context) -> list[dict[str, Any]]:

@@ -171,16 +171,19 @@ class _Connection:
 
     def __init__(self, conn_id: str) -> None:
         self.conn_id = conn_id
-        self.hook: TwelveLabsHook = self._new_hook()
         self.budget = RateBudget()
+        self.hook: TwelveLabsHook = self._new_hook()
         self.semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
     def _new_hook(self) -> TwelveLabsHook:
         from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 
         # No hook-level retries: the poller counts errors and honours 429s itself, and a retry
-        # loop inside one request would hold up every trigger of the connection.
-        return TwelveLabsHook(twelvelabs_conn_id=self.conn_id, max_retries=0)
+        # loop inside one request would hold up every trigger of the connection. Every answer's
+        # rate-limit headers pace the connection's budget.
+        return TwelveLabsHook(
+            twelvelabs_conn_id=self.conn_id, max_retries=0, on_rate_limit=self.budget.observe
+        )
 
     def reload(self) -> None:
         """Read the connection again on the next call (after the API refused its key)."""
@@ -451,10 +454,9 @@ class ResourcePoller:
     async def _check_one(self, entry: _Entry) -> None:
         entry.checking = True
         try:
-            hook, budget = self.connection.hook, self.connection.budget
+            hook = self.connection.hook
             resource = await self._call(
-                lambda: self.kind.aget(hook, entry.resource_id, self.index_id, on_rate_limit=budget.observe),
-                [entry],
+                lambda: self.kind.aget(hook, entry.resource_id, self.index_id), [entry]
             )
         except _Gone:
             return
@@ -650,12 +652,9 @@ class ResourcePoller:
         """
         source = self.kind.list_source
         assert source is not None
-        hook, budget = self.connection.hook, self.connection.budget
+        hook = self.connection.hook
         try:
-            page = await self._call(
-                lambda: hook.arun(source.call(self.index_id, page_no, ids), on_rate_limit=budget.observe),
-                entries,
-            )
+            page = await self._call(lambda: source.alist(hook, self.index_id, page_no, ids), entries)
         except (_Gone, asyncio.CancelledError):
             raise
         except Exception as exc:

@@ -284,8 +284,6 @@ def test_async_audio_and_marengo35_options(emulator, hook):
 
 
 async def test_status_reads_leave_the_vectors_out(emulator, hook):
-    from airflow_provider_twelvelabs.hooks import endpoints as api
-
     task = hook.create_embedding_task(
         {
             "input_type": "video",
@@ -297,7 +295,7 @@ async def test_status_reads_leave_the_vectors_out(emulator, hook):
     full = hook.get_embedding_task(task.id)
     status = hook.get_embedding_task_status(task.id)
     try:
-        astatus = await hook.arun(api.get_embedding_task(task.id, with_data=False))
+        astatus = await hook.aget_embedding_task_status(task.id)
     finally:
         await TwelveLabsHook.aclose_shared_clients()
     assert full.status == "ready" and full.data

@@ -437,3 +437,33 @@ class TestEncodePairs:
             api.get_presigned_urls("u1", start=1, count=51)
         with pytest.raises(ValueError, match="non-empty id"):
             api.get_index("")
+
+
+def test_only_the_hook_turns_descriptions_into_requests() -> None:
+    # Operators, sensors, triggers and waiting.py call the hook's endpoint methods; an endpoint
+    # description used elsewhere would be a second way to call it (and to forget its async twin).
+    import ast
+    from pathlib import Path
+
+    import airflow_provider_twelvelabs
+
+    package = Path(airflow_provider_twelvelabs.__file__).parent
+    offenders = []
+    for module in sorted(package.rglob("*.py")):
+        relative = module.relative_to(package).as_posix()
+        if relative.startswith(("hooks/", "testing/")):
+            continue
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "airflow_provider_twelvelabs.hooks":
+                offenders += [
+                    f"{relative}: imports hooks.{a.name}" for a in node.names if a.name == "endpoints"
+                ]
+            elif (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "airflow_provider_twelvelabs.hooks.endpoints"
+            ):
+                # A file part is data an operator hands to the hook, not a call.
+                offenders += [f"{relative}: imports {a.name}" for a in node.names if a.name != "FilePart"]
+            elif isinstance(node, ast.Attribute) and node.attr in ("run", "arun"):
+                offenders.append(f"{relative}:{node.lineno}: .{node.attr}")
+    assert offenders == []

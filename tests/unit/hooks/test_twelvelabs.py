@@ -35,7 +35,7 @@ from airflow_provider_twelvelabs.hooks import endpoints as api
 from airflow_provider_twelvelabs.hooks.endpoints import FilePart
 from airflow_provider_twelvelabs.hooks.twelvelabs import RetryPolicy, TwelveLabsHook, redact_url
 from tests.helpers.http_server import FormFile, RecordedRequest, RecordingServer, Reply
-from tests.unit.hooks.conftest import API_KEY, set_connection
+from tests.unit.hooks.conftest import API_KEY, FAST_RETRIES, set_connection
 
 HookFactory = Callable[..., TwelveLabsHook]
 
@@ -700,18 +700,6 @@ class TestNoSecretLeaks:
         assert "deadbeefSIGNATURE" not in caplog.text
         assert "chunk-3" in str(info.value)
 
-    async def test_aput_chunk_hides_the_signature(
-        self, server: RecordingServer, make_hook: HookFactory
-    ) -> None:
-        import httpx
-
-        server.on("PUT", "bucket/upload-1/chunk-3", Reply(500))
-        async with httpx.AsyncClient() as client:
-            with pytest.raises(TwelveLabsAPIError) as info:
-                await make_hook().aput_chunk(server.root_url + self.SIGNED, b"x", client=client)
-        assert info.value.status == 500
-        assert "deadbeefSIGNATURE" not in str(info.value)
-
     def test_redact_url(self) -> None:
         assert redact_url("https://s3/b/k?X-Amz-Signature=s") == "https://s3/b/k?<redacted>"
         assert redact_url("https://s3/b/k") == "https://s3/b/k"
@@ -723,6 +711,7 @@ class TestNoSecretLeaks:
 #: Each async method of the hook, with arguments, and the sync twin that must send the same request.
 ASYNC_TWINS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, dict[str, Any]]] = [
     ("aget_asset", ("a1",), {}, "assets/a1", ASSET),
+    ("alist_assets_page", (), {"asset_ids": ["a1", "a2"], "page": 1, "page_limit": 50}, "assets", {}),
     (
         "aget_multipart_upload_status",
         ("u1",),
@@ -740,7 +729,13 @@ ASYNC_TWINS: list[tuple[str, tuple[Any, ...], dict[str, Any], str, dict[str, Any
     ),
     ("alist_indexing_tasks_page", (), {"index_id": "i1", "page": 3}, "tasks", {}),
     ("aget_indexing_task", ("t1",), {}, "tasks/t1", {"_id": "t1"}),
-    ("aget_embedding_task", ("e1",), {}, "embed-v2/tasks/e1", {"_id": "e1"}),
+    (
+        "aget_embedding_task_status",
+        ("e1",),
+        {},
+        "embed-v2/tasks/e1",
+        {"_id": "e1", "data": [{"float": [1.0]}]},
+    ),
     ("alist_embedding_tasks_page", (), {"status": "processing"}, "embed-v2/tasks", {}),
     ("aget_video_embedding_task_status", ("v1",), {}, "embed/tasks/v1/status", {"_id": "v1"}),
 ]
@@ -779,12 +774,12 @@ class TestSyncAsyncTwins:
     def test_every_async_method_has_a_sync_twin_with_the_same_signature(self) -> None:
         import inspect
 
-        # The transport entry points (arun, aput_chunk...) differ on purpose; endpoint methods not.
-        transport = {"arun", "astream_lines", "apaginate", "aget_conn", "aput_chunk", "asettings"}
+        # The transport entry points (arun, aget_conn...) differ on purpose; endpoint methods not.
+        transport = {"arun", "astream_lines", "aget_conn", "asettings", "aclose_shared_clients"}
         twins = [
             name
             for name, _ in inspect.getmembers(TwelveLabsHook, inspect.iscoroutinefunction)
-            if name.startswith("a") and hasattr(TwelveLabsHook, name[1:]) and name not in transport
+            if name.startswith("a") and name in vars(TwelveLabsHook) and name not in transport
         ]
         assert {t[0] for t in ASYNC_TWINS} <= set(twins)
         for name in twins:
@@ -798,7 +793,7 @@ class TestSyncAsyncTwins:
             "GET", "embed-v2/tasks/e1", limited, Reply(503), Reply(json={"_id": "e1", "status": "ready"})
         )
 
-        task = await make_hook(retry_max_wait=60).aget_embedding_task("e1")
+        task = await make_hook(retry_max_wait=60).aget_embedding_task_status("e1")
         await TwelveLabsHook.aclose_shared_clients()
 
         assert task.status == "ready"
@@ -852,6 +847,33 @@ class TestSyncAsyncTwins:
 
         assert task.status == "ready"
         assert True not in in_loop
+
+    async def test_sync_and_async_answers_report_their_rate_limit_headers(
+        self, server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from airflow_provider_twelvelabs.hooks.twelvelabs import RateLimitInfo
+
+        headers = {
+            "X-Ratelimit-Limit": "600",
+            "X-Ratelimit-Remaining": "599",
+            "X-Ratelimit-Reset": "1900000000",
+        }
+        server.on("GET", "tasks/t1", Reply(json={"_id": "t1", "status": "ready"}, headers=headers))
+        server.on("GET", "embed-v2/tasks/e1", Reply(429, headers={"Retry-After": "0"}))
+        set_connection(monkeypatch, password=API_KEY, host=server.base_url, extra=json.dumps(FAST_RETRIES))
+        seen: list[RateLimitInfo] = []
+        hook = TwelveLabsHook(max_retries=0, on_rate_limit=seen.append)
+
+        await asyncio.to_thread(hook.get_indexing_task, "t1")
+        await hook.aget_indexing_task("t1")
+        with pytest.raises(TwelveLabsAPIError):
+            await hook.aget_embedding_task_status("e1")
+        await TwelveLabsHook.aclose_shared_clients()
+        hook.close()
+
+        reported = RateLimitInfo(limit=600, remaining=599, reset=1900000000.0)
+        assert seen[:2] == [reported, reported]
+        assert seen[2].throttled
 
     async def test_async_hooks_of_one_connection_share_one_client(self, make_hook: HookFactory) -> None:
         first, second = make_hook(), make_hook()
@@ -1046,18 +1068,6 @@ class TestPagination:
         server.on("GET", "tasks", Reply(json={"data": None, "page_info": {"page": 1}}))
         assert list(make_hook().list_indexing_tasks()) == []
         assert len(server.requests) == 1
-
-    async def test_apaginate_walks_the_same_pages(
-        self, make_hook: HookFactory, server: RecordingServer
-    ) -> None:
-        server.on("GET", "indexes", self.pages(3, 1))
-        hook = make_hook()
-
-        ids = [i.id async for i in hook.apaginate(lambda page: api.list_indexes(page=page, page_limit=50))]
-        await TwelveLabsHook.aclose_shared_clients()
-
-        assert ids == ["p1-0", "p1-1", "p1-2", "p2-0"]
-        assert len(server.requests) == 3
 
     def test_max_pages_caps_the_walk(self, make_hook: HookFactory, server: RecordingServer) -> None:
         server.on("GET", "indexes", self.pages(1, 1, 1, 1))

@@ -1,0 +1,237 @@
+"""Where the provider reads its input files: one way to open a local path, an object-storage URI or a URL.
+
+Every operator that sends a file (uploads, legacy indexing tasks, inline embedding media, search
+query images) and the multipart engine resolve what the user gave them with :func:`resolve`:
+
+* a local path (``str`` or path-like; ``~`` is expanded) is read with plain OS calls;
+* an ``ObjectStoragePath`` (or any ``UPath``) is read through its own filesystem, with its Airflow
+  connection;
+* a URI (``s3://bucket/key``, ``gs://...``, ``file:///...``, ``memory://...``, ``http(s)://...``) goes
+  through Airflow's ``ObjectStoragePath`` (optionally with an Airflow connection for credentials),
+  or through fsspec for a scheme Airflow does not know.
+
+The :class:`Source` it returns tells the size, the file name, whether the file is there, opens it
+for reading (afresh on each call, so a retried request carries the whole file again) and reads it
+whole within a byte limit. :func:`remote_size` asks a public ``http(s)`` URL for its size without
+downloading it. :func:`storage_path` is the ``ObjectStoragePath`` of a path, for writing results.
+
+Nothing heavy is imported with this module: Airflow's object storage and fsspec are imported when
+a path is resolved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+__all__ = ["Source", "SourceTooLargeError", "remote_size", "resolve", "storage_path"]
+
+
+class SourceTooLargeError(ValueError):
+    """A source is larger than the caller can read at once.
+
+    :param description: the source as the user gave it.
+    :param size: its size in bytes.
+    :param limit: the largest size allowed, in bytes.
+    """
+
+    def __init__(self, description: str, size: int, limit: int) -> None:
+        super().__init__(f"{description} is {size} bytes, more than the {limit} bytes allowed")
+        self.description = description
+        self.size = size
+        self.limit = limit
+
+
+class Source:
+    """A file to read: a local path (``fs`` is ``None``) or a path on an fsspec filesystem.
+
+    Build one with :func:`resolve`.
+
+    :param fs: the fsspec filesystem, or ``None`` for a local file.
+    :param path: the path on ``fs``, or the absolute local path.
+    :param description: the source as the user gave it (for messages).
+    """
+
+    def __init__(self, fs: Any, path: str, description: str) -> None:
+        self.fs = fs
+        self.path = path
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"Source({self.description!r})"
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the file is on the local disk (read with OS calls)."""
+        return self.fs is None
+
+    @property
+    def name(self) -> str:
+        """The file name: the last segment of the path (of a URL's path, without its query)."""
+        if self.fs is None:
+            return os.path.basename(self.path.rstrip(os.sep))
+        # An http(s) filesystem's paths are whole URLs: their query is no part of the name.
+        path = urlsplit(self.path).path if "://" in self.path else self.path
+        return path.rstrip("/").rsplit("/", 1)[-1]
+
+    def exists(self) -> bool:
+        """Whether something (a file or a directory) is at the path."""
+        if self.fs is None:
+            return os.path.exists(self.path)
+        return bool(self.fs.exists(self.path))
+
+    def is_dir(self) -> bool:
+        """Whether the path is a directory."""
+        if self.fs is None:
+            return os.path.isdir(self.path)
+        return bool(self.fs.isdir(self.path))
+
+    def is_file(self) -> bool:
+        """Whether the path is a file."""
+        if self.fs is None:
+            return os.path.isfile(self.path)
+        return bool(self.fs.isfile(self.path))
+
+    def size(self) -> int:
+        """Return the file's size in bytes.
+
+        :raises FileNotFoundError: when nothing is at the path.
+        :raises IsADirectoryError: when the path is a directory.
+        """
+        if self.fs is None:
+            status = os.stat(self.path)
+            if stat.S_ISDIR(status.st_mode):
+                raise IsADirectoryError(f"{self.description} is a directory, not a file")
+            return status.st_size
+        info = self.fs.info(self.path)
+        if info.get("type") == "directory":
+            raise IsADirectoryError(f"{self.description} is a directory, not a file")
+        size = info.get("size")
+        return int(size) if size is not None else int(self.fs.size(self.path))
+
+    def open(self) -> IO[bytes]:
+        """Open the file for reading bytes; the caller closes it. Each call opens it afresh."""
+        if self.fs is None:
+            return open(self.path, "rb")
+        handle: IO[bytes] = self.fs.open(self.path, "rb")
+        return handle
+
+    def read(self, limit: int) -> bytes:
+        """Read the whole file, refusing one larger than ``limit`` bytes before reading it.
+
+        :param limit: the largest size accepted, in bytes.
+        :raises SourceTooLargeError: when the file is larger (also when it grew while being read).
+        :raises FileNotFoundError: when nothing is at the path.
+        """
+        size = self.size()
+        if size > limit:
+            raise SourceTooLargeError(self.description, size, limit)
+        with self.open() as handle:
+            # One byte more than allowed tells a file that grew since its size was read.
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise SourceTooLargeError(self.description, len(data), limit)
+        return data
+
+
+def _is_local(fs: Any) -> bool:
+    protocol = fs.protocol
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return bool({"file", "local"} & set(protocols))
+
+
+def _on_fs(fs: Any, path: str, description: str) -> Source:
+    # A file:// URI or a local ObjectStoragePath is a local file, read with OS calls and named by
+    # its path in messages.
+    return Source(None, path, path) if _is_local(fs) else Source(fs, path, description)
+
+
+def _url_to_fs(url: str) -> tuple[Any, str]:
+    """Return ``(filesystem, path)`` of a URL, through Airflow's object storage when it knows the scheme."""
+    with contextlib.suppress(ValueError, ImportError):
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        target = ObjectStoragePath(url)
+        return target.fs, target.path
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as exc:
+        scheme = url.split("://", 1)[0]
+        raise ValueError(f"Reading {scheme}:// sources needs an extra package: {exc}") from None
+    return fs, path
+
+
+def resolve(source: Any, *, conn_id: str | None = None) -> Source:
+    """Return the :class:`Source` of a local path, a URI or an ``ObjectStoragePath``.
+
+    Nothing is read and nothing needs to exist yet.
+
+    :param source: a local path (``str`` or path-like), a URI such as ``s3://bucket/key``,
+        ``file:///data/a.mp4``, ``memory://x/y`` or ``https://host/a.mp4``, or an ``ObjectStoragePath``.
+    :param conn_id: an Airflow connection holding the object store's credentials (for URIs).
+    :raises ValueError: for an empty source, or a scheme whose filesystem is not installed.
+    """
+    if hasattr(source, "fs") and hasattr(source, "path"):
+        if conn_id is None:
+            # An ObjectStoragePath (or any UPath): its filesystem, with its Airflow connection, reads it.
+            return _on_fs(source.fs, source.path, str(source))
+        source = str(source)
+    text = os.fspath(source) if isinstance(source, os.PathLike) else source
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"a source must be a non-empty local path or URI, got {source!r}")
+    if "://" in text:
+        if conn_id is not None:
+            target = storage_path(text, conn_id=conn_id)
+            return _on_fs(target.fs, target.path, text)
+        fs, path = _url_to_fs(text)
+        return _on_fs(fs, path, text)
+    return Source(None, os.path.abspath(os.path.expanduser(text)), text)
+
+
+def storage_path(path: str | Any, *, conn_id: str | None = None) -> ObjectStoragePath:
+    """Return the ``ObjectStoragePath`` of a local path or an object-storage URI (to write results to).
+
+    :param path: a local path, an ``ObjectStoragePath``, or a URI such as ``s3://bucket/key``.
+    :param conn_id: an Airflow connection holding the object store's credentials.
+    """
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    if isinstance(path, ObjectStoragePath) and conn_id is None:
+        return path
+    text = str(path).strip() if path is not None else ""
+    if not text:
+        raise ValueError("output path must be a non-empty local path or object-storage URI")
+    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+def remote_size(url: str, *, timeout: float = 10.0) -> int | None:
+    """Return the size a public URL announces (``Content-Length`` of a ``HEAD``), or ``None``.
+
+    Used to check the URL upload limit before asking the platform to fetch the URL. Sent without any
+    API key; any failure means "unknown" and the platform has the last word.
+
+    :param url: the public ``http(s)`` URL.
+    :param timeout: seconds to wait for the answer.
+    """
+    import httpx
+
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+            response = client.head(url)
+    except httpx.HTTPError:
+        return None
+    if not response.is_success:
+        return None
+    try:
+        size = int(response.headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return size if size >= 0 else None

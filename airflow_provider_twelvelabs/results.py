@@ -210,6 +210,27 @@ def write_records(
     raise ValueError(f"format must be one of {', '.join(RECORD_FORMATS)}, got {format!r}")
 
 
+def read_records(
+    path: str | Any, *, format: str = "jsonl", conn_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Read back what :func:`write_records` wrote: a list of records.
+
+    :param path: a local path or an object-storage URI.
+    :param format: ``jsonl`` or ``parquet``.
+    :param conn_id: an Airflow connection for the object store.
+    """
+    target = storage_path(path, conn_id=conn_id)
+    if format == "jsonl":
+        with target.open("rb") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    if format == "parquet":
+        _, pq = import_pyarrow()
+        with target.open("rb") as handle:
+            rows: list[dict[str, Any]] = pq.read_table(handle).to_pylist()
+        return rows
+    raise ValueError(f"format must be one of {', '.join(RECORD_FORMATS)}, got {format!r}")
+
+
 def write_json(path: str | Any, document: Any, *, conn_id: str | None = None) -> dict[str, Any]:
     """Write one JSON document, encoded piece by piece.
 

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_twelvelabs.exceptions import (
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "ListMode",
     "ListSource",
     "PollPolicy",
     "ResourceKind",
@@ -154,22 +156,31 @@ def _as_dict(resource: Any) -> dict[str, Any]:
     return {}
 
 
+class ListMode(str, Enum):
+    """How a list endpoint reports on the resources a poller waits for (see :class:`ListSource`)."""
+
+    #: The endpoint filters by resource ids (``GET /assets?asset_ids=``), so a call reports on up
+    #: to ``page_limit`` given resources whatever their status.
+    IDS = "ids"
+    #: The endpoint filters by final status and sorts by ``updated_at``, newest first, so reading
+    #: it from the top until already-seen items finds what finished since the last call.
+    TERMINAL = "terminal"
+    #: The endpoint lists what is still in progress; a waited resource missing from it has
+    #: finished (it is then fetched once).
+    ACTIVE = "active"
+
+
 @dataclass(frozen=True)
 class ListSource:
     """How a list endpoint can report on many resources of one kind per call.
 
-    :param mode: ``"ids"``: the endpoint filters by resource ids (``GET /assets?asset_ids=``), so a
-        call reports on up to ``page_limit`` given resources whatever their status; ``"terminal"``:
-        the endpoint filters by final status and sorts by ``updated_at``, newest first, so reading
-        it from the top until already-seen items finds what finished since the last call;
-        ``"active"``: the endpoint lists what is still in progress, and a waited resource missing
-        from it has finished (it is then fetched once).
+    :param mode: how the list reports on waited resources (a :class:`ListMode`).
     :param call: builds one list call: ``(index_id, page, ids) -> ApiCall[Page]``.
     :param item_is_final: whether a listed item is the full resource (else it is fetched once).
     :param page_limit: items per page (the API's maximum is 50).
     """
 
-    mode: str
+    mode: ListMode
     call: Callable[[str | None, int, list[str]], ApiCall[Page[Any]]]
     item_is_final: bool = True
     page_limit: int = 50
@@ -291,7 +302,7 @@ KINDS: dict[str, ResourceKind] = {
             label="asset",
             call=lambda rid, _: api.get_asset(rid),
             list_source=ListSource(
-                mode="ids",
+                mode=ListMode.IDS,
                 call=lambda _, page, ids: api.list_assets(asset_ids=ids, page=1, page_limit=50),
             ),
         ),
@@ -301,7 +312,7 @@ KINDS: dict[str, ResourceKind] = {
             call=lambda rid, index_id: api.get_indexed_asset(_need_index(index_id), rid),
             needs_index=True,
             list_source=ListSource(
-                mode="terminal",
+                mode=ListMode.TERMINAL,
                 call=lambda index_id, page, _: api.list_indexed_assets(
                     _need_index(index_id),
                     status=_TERMINAL,
@@ -319,7 +330,7 @@ KINDS: dict[str, ResourceKind] = {
             label="indexing task",
             call=lambda rid, _: api.get_indexing_task(rid),
             list_source=ListSource(
-                mode="terminal",
+                mode=ListMode.TERMINAL,
                 call=lambda index_id, page, _: api.list_indexing_tasks(
                     index_id=index_id,
                     status=_TERMINAL,
@@ -340,7 +351,7 @@ KINDS: dict[str, ResourceKind] = {
             # The list filters by one status and sorts by creation only: read what is still
             # processing, and fetch each task that left that list once.
             list_source=ListSource(
-                mode="active",
+                mode=ListMode.ACTIVE,
                 call=lambda _, page, __: api.list_embedding_tasks(
                     status="processing", page=page, page_limit=50
                 ),

@@ -12,7 +12,10 @@ Fixtures:
   ``.app``), one per test, so tests never see each other's resources;
 * ``twelvelabs_emulator_env`` — the same emulator with ``TWELVELABS_BASE_URL`` set for the test, so
   the official SDK and other clients reading it talk to the emulator;
-* ``twelvelabs_connection`` — the same emulator with the ``twelvelabs_default`` Airflow connection
+* ``twelvelabs_module_emulator`` (with ``twelvelabs_module_emulator_config``) — one emulator shared
+  by the tests of a module, for suites whose setup is costly (indexing many videos) and whose
+  tests do not change what the others read;
+* ``twelvelabs_connection`` — the per-test emulator with the ``twelvelabs_default`` Airflow connection
   pointing at it (through its ``AIRFLOW_CONN_TWELVELABS_DEFAULT`` variable), so hooks, operators,
   sensors and triggers talk to the emulator;
 * ``twelvelabs_connection_extra`` — the connection's extras (``{}``; override it for fast retries,
@@ -42,6 +45,8 @@ __all__ = [
     "twelvelabs_emulator",
     "twelvelabs_emulator_config",
     "twelvelabs_emulator_env",
+    "twelvelabs_module_emulator",
+    "twelvelabs_module_emulator_config",
 ]
 
 
@@ -98,6 +103,24 @@ def twelvelabs_emulator(twelvelabs_emulator_config: EmulatorConfig) -> Iterator[
     :param twelvelabs_emulator_config: the configuration fixture.
     """
     with serve_emulator(twelvelabs_emulator_config) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def twelvelabs_module_emulator_config() -> EmulatorConfig:
+    """Return the configuration of the ``twelvelabs_module_emulator`` fixture (override to customise)."""
+    return EmulatorConfig()
+
+
+@pytest.fixture(scope="module")
+def twelvelabs_module_emulator(
+    twelvelabs_module_emulator_config: EmulatorConfig,
+) -> Iterator[RunningEmulator]:
+    """Serve one emulator on 127.0.0.1 and a free port for all the tests of a module.
+
+    :param twelvelabs_module_emulator_config: the configuration fixture.
+    """
+    with serve_emulator(twelvelabs_module_emulator_config) as emulator:
         yield emulator
 
 

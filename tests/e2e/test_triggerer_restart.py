@@ -18,7 +18,6 @@ succeed, the indexing tasks on their first try, with exactly one indexed asset p
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -35,6 +34,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -260,9 +261,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                 # A killed triggerer's triggers go to another one once its heartbeat is this old.
                 "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
-                "AIRFLOW_CONN_TWELVELABS_DEFAULT": json.dumps(
-                    {"conn_type": "twelvelabs", "password": API_KEY, "host": stack.emulator_url}
-                ),
+                connection_variable(): connection_json(stack.emulator_url, API_KEY),
                 "TWELVELABS_E2E_MEDIA": str(MEDIA),
             }
         )

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_twelvelabs import xcom_keys
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "ListMode",
     "ListSource",
     "PollPolicy",
     "ResourceKind",
@@ -156,23 +158,32 @@ def _as_dict(resource: Any) -> dict[str, Any]:
     return {}
 
 
+class ListMode(str, Enum):
+    """How a list endpoint reports on the resources a poller waits for (see :class:`ListSource`)."""
+
+    #: The endpoint filters by resource ids (``GET /assets?asset_ids=``), so a call reports on up
+    #: to ``page_limit`` given resources whatever their status.
+    IDS = "ids"
+    #: The endpoint filters by final status and sorts by ``updated_at``, newest first, so reading
+    #: it from the top until already-seen items finds what finished since the last call.
+    TERMINAL = "terminal"
+    #: The endpoint lists what is still in progress; a waited resource missing from it has
+    #: finished (it is then fetched once).
+    ACTIVE = "active"
+
+
 @dataclass(frozen=True)
 class ListSource:
     """How a list endpoint can report on many resources of one kind per call.
 
-    :param mode: ``"ids"``: the endpoint filters by resource ids (``GET /assets?asset_ids=``), so a
-        call reports on up to ``page_limit`` given resources whatever their status; ``"terminal"``:
-        the endpoint filters by final status and sorts by ``updated_at``, newest first, so reading
-        it from the top until already-seen items finds what finished since the last call;
-        ``"active"``: the endpoint lists what is still in progress, and a waited resource missing
-        from it has finished (it is then fetched once).
+    :param mode: how the list reports on waited resources (a :class:`ListMode`).
     :param alist: reads one page through the hook's async twin of the list:
         ``(hook, index_id, page, ids) -> Page``.
     :param item_is_final: whether a listed item is the full resource (else it is fetched once).
     :param page_limit: items per page (the API's maximum is 50).
     """
 
-    mode: str
+    mode: ListMode
     alist: Callable[[TwelveLabsHook, str | None, int, list[str]], Awaitable[Page[Any]]]
     item_is_final: bool = True
     page_limit: int = 50
@@ -316,7 +327,7 @@ KINDS: dict[str, ResourceKind] = {
             fetch=lambda hook, rid, _: hook.get_asset(rid),
             afetch=lambda hook, rid, _: hook.aget_asset(rid),
             list_source=ListSource(
-                mode="ids",
+                mode=ListMode.IDS,
                 alist=lambda hook, _, page, ids: hook.alist_assets_page(asset_ids=ids, page=1, page_limit=50),
             ),
         ),
@@ -328,7 +339,7 @@ KINDS: dict[str, ResourceKind] = {
             afetch=lambda hook, rid, index_id: hook.aget_indexed_asset(_need_index(index_id), rid),
             needs_index=True,
             list_source=ListSource(
-                mode="terminal",
+                mode=ListMode.TERMINAL,
                 alist=lambda hook, index_id, page, _: hook.alist_indexed_assets_page(
                     _need_index(index_id),
                     status=_TERMINAL,
@@ -348,7 +359,7 @@ KINDS: dict[str, ResourceKind] = {
             fetch=lambda hook, rid, _: hook.get_indexing_task(rid),
             afetch=lambda hook, rid, _: hook.aget_indexing_task(rid),
             list_source=ListSource(
-                mode="terminal",
+                mode=ListMode.TERMINAL,
                 alist=lambda hook, index_id, page, _: hook.alist_indexing_tasks_page(
                     index_id=index_id,
                     status=_TERMINAL,
@@ -371,7 +382,7 @@ KINDS: dict[str, ResourceKind] = {
             # The list filters by one status and sorts by creation only: read what is still
             # processing, and fetch each task that left that list once.
             list_source=ListSource(
-                mode="active",
+                mode=ListMode.ACTIVE,
                 alist=lambda hook, _, page, __: hook.alist_embedding_tasks_page(
                     status="processing", page=page, page_limit=50
                 ),

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -146,27 +145,6 @@ def run_variant(variant: str, base_url: str, task_id: str, out_dir: str) -> dict
 # --------------------------------------------------------------------------- parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the emulator exited")
-        try:
-            httpx.get(f"{url}/_emulator/config", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the emulator did not start")
-
-
 def main() -> None:
     """Serve the emulator, prepare the task, run every variant in a subprocess, print a table."""
     parser = argparse.ArgumentParser(
@@ -185,24 +163,11 @@ def main() -> None:
 
     import httpx
 
-    port = _free_port()
-    root = f"http://127.0.0.1:{port}"
-    base_url = root + "/v1.3"
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_twelvelabs.testing.emulator",
-            "--port",
-            str(port),
-            "--api-key",
-            API_KEY,
-            "--log-level",
-            "warning",
-        ]
-    )
+    from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
+
+    emulator = EmulatorProcess(api_key=API_KEY).start()
+    base_url, root = emulator.base_url, emulator.url
     try:
-        _wait_up(root, emulator)
         os.environ["AIRFLOW_CONN_TWELVELABS_DEFAULT"] = _connection(base_url)
         from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 
@@ -256,8 +221,7 @@ def main() -> None:
                 result["file_mb"] = round(written.stat().st_size / _MB, 1) if written.exists() else None
                 results.append(result)
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+        emulator.stop(timeout=10)
 
     print()
     print(f"payload: {payload_mb:.1f} MB; target: peak RSS <= 3 x payload = {3 * payload_mb:.0f} MB")

@@ -42,9 +42,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
 
 API_KEY = "tlk_benchmark_key_0123456789"
 PROFILES = {
@@ -273,28 +276,12 @@ class DirWatch:
         self.left_over = sorted(name for names in left.values() for name in names)
 
 
-def start_emulator(profile: str, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_twelvelabs.testing.emulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--api-key",
-        API_KEY,
-        "--data-dir",
-        str(data_dir),
-        *PROFILES[profile],
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    base_url = process.stdout.readline().strip()
-    if not base_url.startswith("http"):
-        process.kill()
-        raise RuntimeError("the emulator did not start")
-    return process, base_url
+def start_emulator(profile: str, data_dir: Path) -> tuple[EmulatorProcess, str]:
+    # Imported here: the measured workers run this file too, and must not load the emulator.
+    from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
+
+    process = EmulatorProcess(api_key=API_KEY, data_dir=data_dir, args=PROFILES[profile]).start()
+    return process, process.base_url
 
 
 def measure(
@@ -404,8 +391,7 @@ def main() -> None:
                             else {"md5": None}  # the transport comparison completes no asset
                         )
                     finally:
-                        emulator.terminate()
-                        emulator.wait(timeout=30)
+                        emulator.stop(timeout=30)
                         shutil.rmtree(data_dir, ignore_errors=True)
                     result.update(
                         profile=profile,

@@ -30,7 +30,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -38,9 +37,12 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
 
 TARGETS = {
     "call_ratio": 0.1,
@@ -53,7 +55,7 @@ TARGETS = {
 
 @dataclass
 class Emulator:
-    process: subprocess.Popen[str]
+    process: EmulatorProcess
     base_url: str
     api_key: str
 
@@ -67,35 +69,15 @@ class Emulator:
         return response.json() if response.content else None
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self.process.stop(timeout=10)
 
 
 def start_emulator() -> Emulator:
     api_key = "tlk_benchmark_key"
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_twelvelabs.testing.emulator",
-        "--port",
-        "0",
-        "--api-key",
-        api_key,
-        "--polls-per-step",
-        "0",
-        "--step-seconds",
-        "0",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("http"):
-        process.kill()
-        raise RuntimeError(f"the emulator did not start: {line!r}")
-    emulator = Emulator(process, line, api_key)
+    from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
+
+    process = EmulatorProcess(api_key=api_key, polls_per_step=0, step_seconds=0).start()
+    emulator = Emulator(process, process.base_url, api_key)
     # A large log: the baseline makes tens of thousands of calls.
     emulator.control("POST", "config", json={"max_request_log": 1_000_000})
     return emulator

@@ -15,6 +15,10 @@ if _ROOT not in sys.path:
 
 from tests.helpers.http_server import RecordingServer, serve  # noqa: E402 - needs the path above
 
+# The project's tests use the emulator fixtures it ships to its users (twelvelabs_emulator,
+# twelvelabs_connection...), so those are exercised by every run.
+pytest_plugins = ["airflow_provider_twelvelabs.testing.pytest_plugin"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than ~30 s (deselect with -m 'not slow')")

@@ -41,7 +41,7 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsServerError,
     TwelveLabsTransportError,
 )
-from airflow_provider_twelvelabs.waiting import PollPolicy, ResourceKind, failure_reason, get_kind
+from airflow_provider_twelvelabs.waiting import ListMode, PollPolicy, ResourceKind, failure_reason, get_kind
 
 if TYPE_CHECKING:
     from airflow_provider_twelvelabs.hooks.twelvelabs import RateLimitInfo, TwelveLabsHook
@@ -487,9 +487,9 @@ class ResourcePoller:
     async def _list_pass(self) -> None:
         source = self.kind.list_source
         assert source is not None
-        if source.mode == "ids":
+        if source.mode is ListMode.IDS:
             await self._list_by_ids()
-        elif source.mode == "active":
+        elif source.mode is ListMode.ACTIVE:
             await self._list_active()
         else:
             await self._list_terminal()

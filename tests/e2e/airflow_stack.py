@@ -10,7 +10,6 @@ process session, with the ``twelvelabs_default`` connection pointing at the emul
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -25,6 +24,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 
 ROOT = Path(__file__).resolve().parents[2]
 MEDIA = ROOT / "example_dags" / "media"
@@ -260,9 +261,7 @@ def airflow_stack(
                 # A killed triggerer's triggers go to another one once its heartbeat is this old.
                 "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
-                "AIRFLOW_CONN_TWELVELABS_DEFAULT": json.dumps(
-                    {"conn_type": "twelvelabs", "password": api_key, "host": stack.emulator_url}
-                ),
+                connection_variable(): connection_json(stack.emulator_url, api_key),
                 "TWELVELABS_E2E_MEDIA": str(MEDIA),
                 **extra_env,
             }

@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 from tests.integration.catalog_support import Catalog, serve_catalog
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +34,10 @@ def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_catalog_dag_writes_gists_summaries_chapters_and_hits(tmp_path: Path) -> None:
-    with serve_catalog() as catalog:
+def test_catalog_dag_writes_gists_summaries_chapters_and_hits(
+    tmp_path: Path, twelvelabs_emulator: RunningEmulator
+) -> None:
+    with serve_catalog(twelvelabs_emulator) as catalog:
         catalog.emulator.config.update({"gist_gone": True})
         dags = tmp_path / "dags"
         dags.mkdir()
@@ -46,9 +50,7 @@ def test_catalog_dag_writes_gists_summaries_chapters_and_hits(tmp_path: Path) ->
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT": json.dumps(
-                {"conn_type": "twelvelabs", "password": emulator.api_key, "host": emulator.base_url}
-            ),
+            connection_variable(): connection_json(emulator.base_url, emulator.api_key),
         }
         migrated = airflow(env, "db", "migrate")
         assert migrated.returncode == 0, migrated.stderr[-3000:]

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ import httpx
 import pytest
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 
 pytestmark = pytest.mark.e2e
 
@@ -54,14 +54,10 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture
-def emulator(airflow_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator() as running:
-        connection = json.dumps(
-            {"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}
-        )
-        airflow_env["AIRFLOW_CONN_TWELVELABS_DEFAULT"] = connection
-        monkeypatch.setenv("AIRFLOW_CONN_TWELVELABS_DEFAULT", connection)
-        yield running
+def emulator(airflow_env: dict[str, str], twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    running = twelvelabs_connection
+    airflow_env[connection_variable()] = connection_json(running.base_url, running.api_key)
+    return running
 
 
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

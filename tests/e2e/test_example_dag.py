@@ -11,7 +11,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ import pytest
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.links import index_url, video_url
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,14 +33,17 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator(EmulatorConfig(api_key=API_KEY)) as running:
-        monkeypatch.setenv("AIRFLOW_CONN_TWELVELABS_DEFAULT", _connection(running))
-        yield running
+def twelvelabs_emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(api_key=API_KEY)
+
+
+@pytest.fixture
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 def _connection(emulator: RunningEmulator) -> str:
-    return json.dumps({"conn_type": "twelvelabs", "password": emulator.api_key, "host": emulator.base_url})
+    return connection_json(emulator.base_url, emulator.api_key)
 
 
 def _airflow_env(home: Path, emulator: RunningEmulator) -> dict[str, str]:
@@ -51,7 +54,7 @@ def _airflow_env(home: Path, emulator: RunningEmulator) -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT": _connection(emulator),
+            connection_variable(): _connection(emulator),
             # The emulator moves a resource on at each poll: poll briskly.
             "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.2",
         }

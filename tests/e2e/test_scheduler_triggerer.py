@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,8 @@ import pytest
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -48,17 +48,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
+def twelvelabs_emulator_config() -> EmulatorConfig:
     # Time-driven lifecycles: a resource moves one step every 2 s whoever polls it, so indexing
     # a file takes long enough for the waits to overlap.
-    config = EmulatorConfig(api_key="tlk_E2E_SCHED_8d2a61", polls_per_step=0, step_seconds=2.0)
-    with serve_emulator(config) as running:
-        monkeypatch.setenv("AIRFLOW_CONN_TWELVELABS_DEFAULT", _connection(running))
-        yield running
+    return EmulatorConfig(api_key="tlk_E2E_SCHED_8d2a61", polls_per_step=0, step_seconds=2.0)
+
+
+@pytest.fixture
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 def _connection(emulator: RunningEmulator) -> str:
-    return json.dumps({"conn_type": "twelvelabs", "password": emulator.api_key, "host": emulator.base_url})
+    return connection_json(emulator.base_url, emulator.api_key)
 
 
 def _env(home: Path, emulator: RunningEmulator, api_port: int) -> dict[str, str]:
@@ -82,7 +84,7 @@ def _env(home: Path, emulator: RunningEmulator, api_port: int) -> dict[str, str]
             "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-scheduler-triggerer-jwt-secret-0123456789",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT": _connection(emulator),
+            connection_variable(): _connection(emulator),
             "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.5",
         }
     )

@@ -13,14 +13,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 
 pytestmark = pytest.mark.e2e
 
@@ -49,12 +49,15 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture
-def emulator(airflow_env: dict[str, str]) -> Iterator[RunningEmulator]:
-    with serve_emulator(EmulatorConfig(chunk_size=CHUNK, initial_presigned_urls=4)) as running:
-        airflow_env["AIRFLOW_CONN_TWELVELABS_DEFAULT"] = json.dumps(
-            {"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}
-        )
-        yield running
+def twelvelabs_emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(chunk_size=CHUNK, initial_presigned_urls=4)
+
+
+@pytest.fixture
+def emulator(airflow_env: dict[str, str], twelvelabs_emulator: RunningEmulator) -> RunningEmulator:
+    running = twelvelabs_emulator
+    airflow_env[connection_variable()] = connection_json(running.base_url, running.api_key)
+    return running
 
 
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

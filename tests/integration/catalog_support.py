@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,8 @@ import pytest
 
 from airflow_provider_twelvelabs.hooks.endpoints import FilePart
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 
 MEDIA = Path(__file__).resolve().parents[2] / "example_dags" / "media"
 SAMPLES = ("testsrc_640x360.mp4", "smptebars_480x360.mp4", "mandelbrot_480x480.mp4")
@@ -64,17 +64,7 @@ class Catalog:
 
 def connect(monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> None:
     """Point the ``twelvelabs_default`` connection at the emulator."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "twelvelabs",
-                "host": emulator.base_url,
-                "password": emulator.api_key,
-                "extra": json.dumps(FAST_RETRIES),
-            }
-        ),
-    )
+    set_twelvelabs_connection(monkeypatch, emulator.base_url, emulator.api_key, **FAST_RETRIES)
 
 
 def _opener(path: Path) -> Any:
@@ -122,9 +112,11 @@ def index_samples(
 
 
 @contextmanager
-def serve_catalog(metadata: list[dict[str, Any]] | None = None) -> Iterator[Catalog]:
-    """Serve an emulator holding an index of the three sample videos, connected as the default."""
-    with serve_emulator() as emulator, pytest.MonkeyPatch.context() as monkeypatch:
+def serve_catalog(
+    emulator: RunningEmulator, metadata: list[dict[str, Any]] | None = None
+) -> Iterator[Catalog]:
+    """Fill ``emulator`` with an index of the three sample videos and connect it as the default."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
         connect(monkeypatch, emulator)
         with TwelveLabsHook() as hook:
             index_id, video_ids, asset_ids = index_samples(hook, metadata=metadata)

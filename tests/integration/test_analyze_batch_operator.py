@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from airflow_provider_twelvelabs.exceptions import TwelveLabsError
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.analyze_async import TwelveLabsCreateAnalyzeBatchOperator
 from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.integration.compute_support import ready_asset
 from tests.integration.test_analyze_task_operator import DiesBeforeWaiting, StateStore, context
 
@@ -27,17 +26,13 @@ CREATE = ("POST", "/v1.3/analyze/batches")
 
 
 @pytest.fixture
-def emulator_config() -> EmulatorConfig:
-    return EmulatorConfig()
+def twelvelabs_connection_extra() -> dict[str, Any]:
+    return {"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 1}
 
 
 @pytest.fixture
-def emulator(emulator_config: EmulatorConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator(emulator_config) as running:
-        extra = json.dumps({"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 1})
-        connection = {"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}
-        monkeypatch.setenv("AIRFLOW_CONN_TWELVELABS_DEFAULT", json.dumps({**connection, "extra": extra}))
-        yield running
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 def assets(emulator: RunningEmulator, n: int) -> list[str]:
@@ -58,7 +53,7 @@ def rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.mark.parametrize("emulator_config", [EmulatorConfig(analyze_max_active_batches=2)])
+@pytest.mark.parametrize("twelvelabs_emulator_config", [EmulatorConfig(analyze_max_active_batches=2)])
 def test_items_are_split_into_batches_never_more_active_than_allowed(emulator, tmp_path):
     ids = assets(emulator, 7)
     out = tmp_path / "results.jsonl"
@@ -99,7 +94,9 @@ def test_a_sixth_batch_waits_for_a_free_slot(emulator, tmp_path):
     assert manifest["statuses"] == {"ready": 6}
 
 
-@pytest.mark.parametrize("emulator_config", [EmulatorConfig(analyze_batch_item_failure_rate=0.4, seed=5)])
+@pytest.mark.parametrize(
+    "twelvelabs_emulator_config", [EmulatorConfig(analyze_batch_item_failure_rate=0.4, seed=5)]
+)
 def test_failed_items_fail_the_task_and_a_rerun_submits_only_them(emulator, tmp_path):
     ids = assets(emulator, 10)
     out = tmp_path / "results.parquet"
@@ -204,7 +201,7 @@ async def test_deferred_batches_finish_through_the_trigger(emulator, tmp_path):
     assert manifest["statuses"] == {"ready": 3} and len(rows(out)) == 3
 
 
-@pytest.mark.parametrize("emulator_config", [EmulatorConfig(analyze_task_never_finish=True)])
+@pytest.mark.parametrize("twelvelabs_emulator_config", [EmulatorConfig(analyze_task_never_finish=True)])
 def test_on_kill_cancels_the_running_batches(emulator, tmp_path):
     ids = assets(emulator, 2)
     op = TwelveLabsCreateAnalyzeBatchOperator(

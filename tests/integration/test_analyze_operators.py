@@ -21,6 +21,7 @@ from airflow_provider_twelvelabs.operators.analyze import (
     TwelveLabsGistOperator,
     TwelveLabsSummarizeOperator,
 )
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.integration.catalog_support import Catalog, serve_catalog
 
 pytestmark = pytest.mark.integration
@@ -39,9 +40,9 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Iterator[Catalog]:
+def catalog(twelvelabs_module_emulator: RunningEmulator) -> Iterator[Catalog]:
     """One emulator and one index of three ready videos for the whole module (read-only tests)."""
-    with serve_catalog() as catalog:
+    with serve_catalog(twelvelabs_module_emulator) as catalog:
         yield catalog
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from airflow_provider_twelvelabs.exceptions import (
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.analyze_async import TwelveLabsCreateAnalyzeTaskOperator
 from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 
 pytestmark = pytest.mark.integration
 
@@ -83,26 +82,13 @@ def context(store: StateStore | None = None, ti: RecordingTI | None = None) -> d
 
 
 @pytest.fixture
-def emulator_config() -> EmulatorConfig:
-    return EmulatorConfig()
+def twelvelabs_connection_extra() -> dict[str, Any]:
+    return {"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 2}
 
 
 @pytest.fixture
-def emulator(emulator_config: EmulatorConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator(emulator_config) as running:
-        extra = json.dumps({"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 2})
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "twelvelabs",
-                    "password": running.api_key,
-                    "host": running.base_url,
-                    "extra": extra,
-                }
-            ),
-        )
-        yield running
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 def creates(emulator: RunningEmulator) -> int:
@@ -183,7 +169,7 @@ def test_segmentation_without_output_path_returns_the_rows(emulator):
     )
 
 
-@pytest.mark.parametrize("emulator_config", [EmulatorConfig(analyze_task_fail=True)])
+@pytest.mark.parametrize("twelvelabs_emulator_config", [EmulatorConfig(analyze_task_fail=True)])
 def test_a_failed_task_fails_with_the_api_reason(emulator):
     op = TwelveLabsCreateAnalyzeTaskOperator(task_id="f", url=URL, prompt="Describe", **FAST)
     with pytest.raises(TwelveLabsResourceFailedError) as info:
@@ -191,7 +177,7 @@ def test_a_failed_task_fails_with_the_api_reason(emulator):
     assert info.value.kind == "analyze_task" and info.value.reason
 
 
-@pytest.mark.parametrize("emulator_config", [EmulatorConfig(analyze_task_warning=True)])
+@pytest.mark.parametrize("twelvelabs_emulator_config", [EmulatorConfig(analyze_task_warning=True)])
 def test_a_ready_task_with_a_warning_is_kept_or_failed(emulator, capsys):
     kept = TwelveLabsCreateAnalyzeTaskOperator(task_id="w", url=URL, prompt="Describe", **FAST).execute(
         context()
@@ -247,7 +233,7 @@ async def test_deferred_task_finishes_from_the_trigger_event(emulator):
     assert text == remote_task(emulator, ctx["ti"].pushed["analyze_task_id"])["result"]["data"]
 
 
-@pytest.mark.parametrize("emulator_config", [EmulatorConfig(analyze_task_never_finish=True)])
+@pytest.mark.parametrize("twelvelabs_emulator_config", [EmulatorConfig(analyze_task_never_finish=True)])
 def test_a_wait_timeout_cancels_the_task_and_names_it(emulator):
     ctx = context()
     op = TwelveLabsCreateAnalyzeTaskOperator(
@@ -260,7 +246,7 @@ def test_a_wait_timeout_cancels_the_task_and_names_it(emulator):
     assert remote_task(emulator, task_id)["status"] == "canceled"
 
 
-@pytest.mark.parametrize("emulator_config", [EmulatorConfig(analyze_task_never_finish=True)])
+@pytest.mark.parametrize("twelvelabs_emulator_config", [EmulatorConfig(analyze_task_never_finish=True)])
 def test_on_kill_cancels_the_remote_task_and_a_canceled_event_fails(emulator):
     ctx = context()
     op = TwelveLabsCreateAnalyzeTaskOperator(

@@ -19,7 +19,8 @@ from airflow_provider_twelvelabs.operators.embed import (
     TwelveLabsCreateVideoEmbeddingTaskOperator,
     TwelveLabsEmbedOperator,
 )
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.waiting import PollPolicy, wait_for_resource_sync
 
 pytestmark = pytest.mark.integration
@@ -63,18 +64,9 @@ def context(store: StateStore | None = None) -> dict[str, Any]:
     return {"ti": RecordingTI(), "task_state_store": store or StateStore()}
 
 
-def _serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator() as running:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-            json.dumps({"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}),
-        )
-        yield running
-
-
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    yield from _serve(monkeypatch)
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 @pytest.fixture
@@ -428,9 +420,12 @@ def test_v1_retry_reuses_the_task(emulator, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def shared_emulator() -> Iterator[RunningEmulator]:
+def shared_emulator(twelvelabs_module_emulator: RunningEmulator) -> Iterator[RunningEmulator]:
+    # One emulator for the module's validation tests: they never reach it.
+    running = twelvelabs_module_emulator
     with pytest.MonkeyPatch.context() as monkeypatch:
-        yield from _serve(monkeypatch)
+        set_twelvelabs_connection(monkeypatch, running.base_url, running.api_key)
+        yield running
 
 
 SYNC = TwelveLabsEmbedOperator

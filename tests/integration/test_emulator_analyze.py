@@ -12,7 +12,7 @@ import httpx
 import jsonschema
 import pytest
 
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.integration.compute_support import (
     api_client,
     assert_flat_error,
@@ -30,9 +30,8 @@ VIDEO = {"type": "url", "url": "https://media.example.com/keynote.mp4?duration=3
 
 
 @pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
-    with serve_emulator() as running:
-        yield running
+def emulator(twelvelabs_emulator: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_emulator
 
 
 @pytest.fixture

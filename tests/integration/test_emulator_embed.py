@@ -28,9 +28,8 @@ VIDEO_33S = "https://media.example.com/clip.mp4?duration=33"
 
 
 @pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
-    with serve_emulator() as running:
-        yield running
+def emulator(twelvelabs_emulator: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_emulator
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ presigned URLs; the emulator's RSS is sampled throughout.
 from __future__ import annotations
 
 import hashlib
-import signal
 import struct
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +17,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+
+from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
 
 # About 30 s on 2 cores: still in the default run; deselect with -m "not slow".
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,26 +39,13 @@ def chunk_pieces(index: int, size: int) -> Iterator[bytes]:
 
 
 def test_two_gib_multipart_upload_keeps_emulator_rss_low(tmp_path: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_twelvelabs.testing.emulator",
-        "--port",
-        "0",
-        "--api-key",
-        API_KEY,
-        "--data-dir",
-        str(tmp_path),
-        "--chunk-size",
-        str(CHUNK),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    emulator = EmulatorProcess(api_key=API_KEY, data_dir=tmp_path, chunk_size=CHUNK).start()
     peak = 0
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
-        watched = psutil.Process(process.pid)
+        watched = psutil.Process(emulator.pid)
         while not stop.is_set():
             try:
                 peak = max(peak, watched.memory_info().rss)
@@ -70,9 +56,7 @@ def test_two_gib_multipart_upload_keeps_emulator_rss_low(tmp_path: Path) -> None
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        assert process.stdout is not None
-        base_url = process.stdout.readline().strip()
-        root = base_url.removesuffix("/v1.3")
+        base_url, root = emulator.base_url, emulator.url
         headers = {"x-api-key": API_KEY}
         with httpx.Client(base_url=base_url, headers=headers, timeout=300) as api:
             session = api.post(
@@ -121,7 +105,6 @@ def test_two_gib_multipart_upload_keeps_emulator_rss_low(tmp_path: Path) -> None
     finally:
         stop.set()
         sampler.join(timeout=5)
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        emulator.stop(timeout=30)
     print(f"emulator peak RSS {peak / 1024**2:.0f} MB")
     assert 0 < peak < RSS_LIMIT, f"emulator peak RSS {peak / 1024**2:.0f} MB"

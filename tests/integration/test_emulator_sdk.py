@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -32,6 +30,8 @@ from twelvelabs import (  # noqa: E402 - after importorskip on purpose
     VideoSegmentationFixedFixed,
 )
 
+from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess  # noqa: E402
+
 pytestmark = pytest.mark.integration
 
 API_KEY = "tlk_sdk_workflow_key"
@@ -42,41 +42,11 @@ T = TypeVar("T")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start the emulator with its CLI, as a user would, and yield the base URL it prints."""
     data_dir = tmp_path_factory.mktemp("emulator-data")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_twelvelabs.testing.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            API_KEY,
-            "--chunk-size",
-            str(1024 * 1024),
-            "--initial-presigned-urls",
-            "2",
-            "--data-dir",
-            str(data_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        if not line.startswith("http://127.0.0.1:"):
-            process.kill()
-            raise AssertionError(
-                f"emulator did not start: {line!r} {process.stderr.read() if process.stderr else ''}"
-            )
-        yield line
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with EmulatorProcess(
+        api_key=API_KEY, chunk_size=1024 * 1024, initial_presigned_urls=2, data_dir=data_dir
+    ) as emulator:
+        assert emulator.base_url.startswith("http://127.0.0.1:")
+        yield emulator.base_url
 
 
 # The SDK's hand-written wrappers (search.query, multipart_upload.upload_file, embed.tasks.wait_for_done)

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
 
 pytestmark = pytest.mark.integration
 
@@ -38,30 +37,11 @@ class CliEmulator:
 @pytest.fixture(scope="module")
 def cli_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliEmulator]:
     data_dir = tmp_path_factory.mktemp("emulator-data")
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_twelvelabs.testing.emulator",
-        "--port",
-        "0",
-        "--api-key",
-        API_KEY,
-        "--data-dir",
-        str(data_dir),
-        "--chunk-size",
-        str(CHUNK),
-        "--initial-presigned-urls",
-        "3",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        base_url = process.stdout.readline().strip()
-        assert base_url.endswith("/v1.3"), base_url
-        yield CliEmulator(base_url=base_url, root=base_url.removesuffix("/v1.3"))
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
+    with EmulatorProcess(
+        api_key=API_KEY, data_dir=data_dir, chunk_size=CHUNK, initial_presigned_urls=3
+    ) as emulator:
+        assert emulator.base_url.endswith("/v1.3"), emulator.base_url
+        yield CliEmulator(base_url=emulator.base_url, root=emulator.url)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.integration.compute_support import (
     api_client,
     assert_flat_error,
@@ -29,10 +29,9 @@ class Library:
 
 
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[RunningEmulator]:
+def emulator(twelvelabs_module_emulator: RunningEmulator) -> RunningEmulator:
     # One emulator for the module: searches do not change state, and indexing 8 videos takes a while.
-    with serve_emulator() as running:
-        yield running
+    return twelvelabs_module_emulator
 
 
 @pytest.fixture(scope="module")

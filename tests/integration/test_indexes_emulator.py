@@ -20,7 +20,7 @@ from airflow_provider_twelvelabs.operators.indexes import (
     TwelveLabsDeleteIndexOperator,
     TwelveLabsIndexAssetOperator,
 )
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.waiting import wait_for_resource_sync
 
 pytestmark = pytest.mark.integration
@@ -44,13 +44,8 @@ class RecordingTI:
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator() as running:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-            json.dumps({"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}),
-        )
-        yield running
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from airflow_provider_twelvelabs.exceptions import TwelveLabsUploadError
 from airflow_provider_twelvelabs.hooks.multipart import MultipartCheckpoint, UploadProgress
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +42,13 @@ def config() -> EmulatorConfig:
 
 
 @pytest.fixture
-def emulator(config: EmulatorConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator(config) as running:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-            json.dumps({"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}),
-        )
-        yield running
+def twelvelabs_emulator_config(config: EmulatorConfig) -> EmulatorConfig:
+    return config
+
+
+@pytest.fixture
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from airflow_provider_twelvelabs.exceptions import TwelveLabsBadRequestError, TwelveLabsNotFoundError
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.search import TwelveLabsSearchOperator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.integration.catalog_support import MEDIA, Catalog, index_samples, serve_catalog
 
 pytestmark = pytest.mark.integration
@@ -25,9 +26,9 @@ METADATA = [
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Iterator[Catalog]:
+def catalog(twelvelabs_module_emulator: RunningEmulator) -> Iterator[Catalog]:
     """One emulator and one index of three ready videos with user metadata (read-only tests)."""
-    with serve_catalog(metadata=METADATA) as catalog:
+    with serve_catalog(twelvelabs_module_emulator, metadata=METADATA) as catalog:
         yield catalog
 
 

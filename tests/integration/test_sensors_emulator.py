@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -18,7 +17,7 @@ from airflow_provider_twelvelabs.sensors.twelvelabs import (
     TwelveLabsIndexingTaskSensor,
 )
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 
 pytestmark = pytest.mark.integration
@@ -33,13 +32,13 @@ def emulator_config() -> EmulatorConfig:
 
 
 @pytest.fixture
-def emulator(emulator_config: EmulatorConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator(emulator_config) as running:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-            json.dumps({"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}),
-        )
-        yield running
+def twelvelabs_emulator_config(emulator_config: EmulatorConfig) -> EmulatorConfig:
+    return emulator_config
+
+
+@pytest.fixture
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 @pytest.fixture

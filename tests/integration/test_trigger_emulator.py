@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 from airflow_provider_twelvelabs.waiting import get_kind
 
@@ -29,16 +29,14 @@ def emulator_config() -> EmulatorConfig:
 
 
 @pytest.fixture
-async def emulator(
-    emulator_config: EmulatorConfig, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[RunningEmulator]:
-    with serve_emulator(emulator_config) as running:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-            json.dumps({"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}),
-        )
-        yield running
-        await TwelveLabsHook.aclose_shared_clients()
+def twelvelabs_emulator_config(emulator_config: EmulatorConfig) -> EmulatorConfig:
+    return emulator_config
+
+
+@pytest.fixture
+async def emulator(twelvelabs_connection: RunningEmulator) -> AsyncIterator[RunningEmulator]:
+    yield twelvelabs_connection
+    await TwelveLabsHook.aclose_shared_clients()
 
 
 @pytest.fixture

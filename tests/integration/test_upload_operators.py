@@ -21,7 +21,7 @@ from airflow_provider_twelvelabs.operators.assets import (
     TwelveLabsUploadAssetOperator,
 )
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +68,13 @@ def try_context(store: StateStore) -> dict[str, Any]:
 
 
 @pytest.fixture
-def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
-    with serve_emulator(EmulatorConfig(chunk_size=CHUNK, initial_presigned_urls=2)) as running:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-            json.dumps({"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}),
-        )
-        yield running
+def twelvelabs_emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(chunk_size=CHUNK, initial_presigned_urls=2)
+
+
+@pytest.fixture
+def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
+    return twelvelabs_connection
 
 
 def write(path: Path, size: int, seed: int = 1) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig, RunningEmulator, serve_emulator
+from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig, RunningEmulator
 from tests.openapi import SpecError, response_schema, validate_response
 
 
@@ -19,9 +19,14 @@ def emulator_config() -> EmulatorConfig:
 
 
 @pytest.fixture
-def emulator(emulator_config: EmulatorConfig) -> Iterator[RunningEmulator]:
-    with serve_emulator(emulator_config) as running:
-        yield running
+def twelvelabs_emulator_config(emulator_config: EmulatorConfig) -> EmulatorConfig:
+    return emulator_config
+
+
+@pytest.fixture
+def emulator(twelvelabs_emulator: RunningEmulator) -> RunningEmulator:
+    """The plugin's emulator, on ``emulator_config``."""
+    return twelvelabs_emulator
 
 
 @pytest.fixture

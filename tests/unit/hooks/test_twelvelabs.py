@@ -201,15 +201,12 @@ class TestTestConnection:
         assert "(attempt 2 of 2)" in captured.out + captured.err
         assert chosen_waits[0] <= 0.5
 
-    def test_against_the_emulator(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        serve_emulator = pytest.importorskip(
-            "airflow_provider_twelvelabs.testing.emulator.server"
-        ).serve_emulator
-        with serve_emulator() as emulator:
-            set_connection(monkeypatch, password=emulator.api_key, host=emulator.base_url)
-            good = TwelveLabsHook().test_connection()
-            set_connection(monkeypatch, password="tlk_wrong_key_0000000000", host=emulator.base_url)
-            bad = TwelveLabsHook().test_connection()
+    def test_against_the_emulator(self, twelvelabs_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        emulator = twelvelabs_emulator
+        set_connection(monkeypatch, password=emulator.api_key, host=emulator.base_url)
+        good = TwelveLabsHook().test_connection()
+        set_connection(monkeypatch, password="tlk_wrong_key_0000000000", host=emulator.base_url)
+        bad = TwelveLabsHook().test_connection()
         if good[0] is False and good[1].startswith("404"):
             pytest.skip("the emulator does not serve GET /indexes yet")
         assert good[0] is True

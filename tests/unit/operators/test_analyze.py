@@ -16,6 +16,7 @@ from airflow_provider_twelvelabs.operators.analyze import (
     TwelveLabsGistOperator,
     TwelveLabsSummarizeOperator,
 )
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from tests.helpers.http_server import RecordingServer, Reply
 
 API_KEY = "tlk_UNIT_analyze_3f9a1c7e5b2d"
@@ -25,35 +26,15 @@ VIDEO = "6298d673f1090f1100476d4c"
 @pytest.fixture
 def server(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingServer]:
     """The scripted server, with ``twelvelabs_default`` pointing at it (fast retries)."""
-    extra = json.dumps({"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 3})
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "twelvelabs",
-                "host": recording_server.base_url,
-                "password": API_KEY,
-                "extra": extra,
-            }
-        ),
-    )
+    extra = {"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 3}
+    set_twelvelabs_connection(monkeypatch, recording_server.base_url, API_KEY, **extra)
     yield recording_server
 
 
 @pytest.fixture
 def unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     """A connection to a closed port: a request would fail with a transport error, not ValueError."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "twelvelabs",
-                "host": "http://127.0.0.1:9/v1.3",
-                "password": API_KEY,
-                "extra": json.dumps({"max_retries": 0}),
-            }
-        ),
-    )
+    set_twelvelabs_connection(monkeypatch, "http://127.0.0.1:9/v1.3", API_KEY, max_retries=0)
 
 
 def _stream(*texts: str, finish: str = "stop", end: bool = True, noise: bool = False) -> list[str]:

@@ -17,6 +17,7 @@ from airflow_provider_twelvelabs.operators.assets import (
     TwelveLabsMultipartUploadOperator,
     TwelveLabsUploadAssetOperator,
 )
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from tests.helpers.http_server import FormFile, RecordingServer, Reply
 
 API_KEY = "tlk_TESTKEY_assets_51ac2e"
@@ -60,17 +61,7 @@ def context(store: StateStore | None = None) -> dict[str, Any]:
 @pytest.fixture
 def server(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> RecordingServer:
     extra = {"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 2}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "twelvelabs",
-                "password": API_KEY,
-                "host": recording_server.base_url,
-                "extra": json.dumps(extra),
-            }
-        ),
-    )
+    set_twelvelabs_connection(monkeypatch, recording_server.base_url, API_KEY, **extra)
     recording_server.listen()
     return recording_server
 

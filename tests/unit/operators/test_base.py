@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsWaitTimeoutError,
 )
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 from airflow_provider_twelvelabs.waiting import PollPolicy
 from tests.helpers.http_server import RecordingServer, Reply
@@ -57,16 +57,8 @@ class WaitOperator(TwelveLabsBaseOperator):
 
 @pytest.fixture
 def server(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> RecordingServer:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "twelvelabs",
-                "password": API_KEY,
-                "host": recording_server.base_url,
-                "extra": json.dumps({"retry_base_delay": 0.01, "retry_max_wait": 0.02}),
-            }
-        ),
+    set_twelvelabs_connection(
+        monkeypatch, recording_server.base_url, API_KEY, retry_base_delay=0.01, retry_max_wait=0.02
     )
     return recording_server
 

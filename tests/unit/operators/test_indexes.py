@@ -21,6 +21,7 @@ from airflow_provider_twelvelabs.operators.indexes import (
     TwelveLabsDeleteIndexOperator,
     TwelveLabsIndexAssetOperator,
 )
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from tests.helpers.http_server import FormFile, RecordingServer, Reply
 
 API_KEY = "tlk_TESTKEY_indexes_7d1e0c"
@@ -53,17 +54,7 @@ class RecordingTI:
 def server(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> RecordingServer:
     """The scripted API, with the default connection pointing at it (fast retries)."""
     extra = {"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 2}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "twelvelabs",
-                "password": API_KEY,
-                "host": recording_server.base_url,
-                "extra": json.dumps(extra),
-            }
-        ),
-    )
+    set_twelvelabs_connection(monkeypatch, recording_server.base_url, API_KEY, **extra)
     return recording_server
 
 

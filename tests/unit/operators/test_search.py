@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_twelvelabs.exceptions import TwelveLabsBadRequestError
 from airflow_provider_twelvelabs.operators.search import TwelveLabsSearchOperator, validate_search_filter
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from tests.helpers.http_server import FormFile, RecordingServer, Reply
 
 API_KEY = "tlk_UNIT_search_8c1d2e3f4a5b"
@@ -18,17 +19,7 @@ INDEX = "639961c9e219c90227c371a2"
 
 
 def _connect(monkeypatch: pytest.MonkeyPatch, host: str, **extra: Any) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "twelvelabs",
-                "host": host,
-                "password": API_KEY,
-                "extra": json.dumps({"retry_base_delay": 0.01, "retry_max_wait": 0.05, **extra}),
-            }
-        ),
-    )
+    set_twelvelabs_connection(monkeypatch, host, API_KEY, retry_base_delay=0.01, retry_max_wait=0.05, **extra)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from airflow_provider_twelvelabs.sensors.twelvelabs import (
     TwelveLabsIndexedAssetSensor,
     TwelveLabsIndexingTaskSensor,
 )
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 from tests.helpers.http_server import RecordingServer, Reply
 
@@ -27,10 +27,7 @@ TASK = "6d0000000000000000000001"
 
 @pytest.fixture
 def server(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> RecordingServer:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps({"conn_type": "twelvelabs", "password": API_KEY, "host": recording_server.base_url}),
-    )
+    set_twelvelabs_connection(monkeypatch, recording_server.base_url, API_KEY)
     return recording_server
 
 

@@ -11,6 +11,7 @@ import pytest
 from airflow.serialization.encoders import encode_trigger
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 from airflow_provider_twelvelabs.waiting import KINDS, PollPolicy
 from tests.helpers.http_server import RecordingServer, Reply
@@ -61,10 +62,7 @@ def test_kwargs_are_json_native_and_survive_airflow_serde() -> None:
 
 
 def test_kwargs_carry_no_credential(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TL_PROD",
-        json.dumps({"conn_type": "twelvelabs", "password": API_KEY, "host": "http://127.0.0.1:9/v1.3"}),
-    )
+    set_twelvelabs_connection(monkeypatch, "http://127.0.0.1:9/v1.3", API_KEY, conn_id="tl_prod")
     trigger = make_trigger()
     text = json.dumps(trigger.serialize()) + repr(trigger)
     assert API_KEY not in text
@@ -119,10 +117,7 @@ def test_poll_policy_starts_quick_and_backs_off_to_its_cap() -> None:
 async def server(
     recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[RecordingServer]:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps({"conn_type": "twelvelabs", "password": API_KEY, "host": recording_server.base_url}),
-    )
+    set_twelvelabs_connection(monkeypatch, recording_server.base_url, API_KEY)
     yield recording_server
     await TwelveLabsHook.aclose_shared_clients()
 
@@ -256,10 +251,7 @@ async def test_a_refused_key_is_read_again_by_later_triggers(
     (first,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v1_task", resource_id=TASK, **FAST))
     assert first["status"] == "error" and "not valid" in first["message"]
     rotated = "tlk_TESTKEY_rotated_5d0e21"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TWELVELABS_DEFAULT",
-        json.dumps({"conn_type": "twelvelabs", "password": rotated, "host": server.base_url}),
-    )
+    set_twelvelabs_connection(monkeypatch, server.base_url, rotated)
     (second,) = await events_of(TwelveLabsResourceTrigger(kind="embed_v1_task", resource_id=TASK, **FAST))
     assert second["status"] == "success"
     assert [r.header("x-api-key") for r in server.requests] == [API_KEY, rotated]

@@ -315,6 +315,21 @@ def _need_index(index_id: str | None) -> str:
 
 
 _TERMINAL = ["ready", "failed"]
+_ACTIVE_TASK = ("queued", "pending", "processing")
+_ACTIVE_BATCH = ("pending", "processing", "canceling")
+
+
+async def _active_analyze_tasks(hook: TwelveLabsHook, _index: str | None, page: int, _ids: list[str]) -> Any:
+    """Page ``page`` of the analyze tasks in progress: the three in-progress statuses merged."""
+    from airflow_provider_twelvelabs.models import Page, PageInfo
+
+    pages = [await hook.alist_analyze_tasks_page(status=s, page=page, page_limit=50) for s in _ACTIVE_TASK]
+    total = max((p.page_info.total_page or 1) if p.page_info else 1 for p in pages)
+    return Page(
+        data=[item for p in pages for item in p.data or []], page_info=PageInfo(page=page, total_page=total)
+    )
+
+
 _CANCELED = frozenset({"canceled", "cancelled"})
 
 KINDS: dict[str, ResourceKind] = {
@@ -402,6 +417,9 @@ KINDS: dict[str, ResourceKind] = {
             fetch=lambda hook, rid, _: hook.get_analyze_task(rid),
             afetch=lambda hook, rid, _: hook.aget_analyze_task(rid),
             xcom_key=xcom_keys.ANALYZE_TASK_ID,
+            # The list filters by one status and sorts by creation: read the three in-progress
+            # statuses, and fetch each waited task that left them once.
+            list_source=ListSource(mode=ListMode.ACTIVE, alist=_active_analyze_tasks, item_is_final=False),
             # The result (up to ~98k tokens of text) is read once by the operator, not carried in
             # the trigger event.
             event_exclude=frozenset({"result"}),
@@ -413,6 +431,13 @@ KINDS: dict[str, ResourceKind] = {
             fetch=lambda hook, rid, _: hook.get_analyze_batch(rid),
             afetch=lambda hook, rid, _: hook.aget_analyze_batch(rid),
             xcom_key=xcom_keys.ANALYZE_BATCH_ID,
+            list_source=ListSource(
+                mode=ListMode.ACTIVE,
+                alist=lambda hook, _, page, __: hook.alist_analyze_batches_page(
+                    status=list(_ACTIVE_BATCH), page=page, page_limit=50
+                ),
+                item_is_final=False,
+            ),
             event_exclude=frozenset({"items"}),
             cancel=lambda hook, rid, _: hook.cancel_analyze_batch(rid),
         ),

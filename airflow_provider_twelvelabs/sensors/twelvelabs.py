@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 
 __all__ = [
+    "TwelveLabsAnalyzeBatchSensor",
+    "TwelveLabsAnalyzeTaskSensor",
     "TwelveLabsAssetSensor",
     "TwelveLabsEmbeddingTaskSensor",
     "TwelveLabsIndexedAssetSensor",
@@ -235,3 +237,38 @@ class TwelveLabsEmbeddingTaskSensor(TwelveLabsResourceSensor):
             raise ValueError(f"api_version must be 'v2' or 'v1', got {api_version!r}")
         super().__init__(kind=kinds[api_version], resource_id=embedding_task_id, **kwargs)
         self.api_version = api_version
+
+
+class TwelveLabsAnalyzeTaskSensor(TwelveLabsResourceSensor):
+    """Wait until an asynchronous analyze task is ``ready`` (``failed`` or ``canceled`` fail the sensor).
+
+    The XCom value is the task without its result (read it with ``TwelveLabsHook.get_analyze_task``
+    or let :class:`~airflow_provider_twelvelabs.operators.analyze_async.TwelveLabsCreateAnalyzeTaskOperator`
+    wait). Deferred waits of many tasks are answered by the list of tasks in progress.
+
+    :param analyze_task_id: the analyze task id. (templated)
+    :param kwargs: :class:`TwelveLabsResourceSensor` and sensor arguments.
+    """
+
+    template_fields: Sequence[str] = ("analyze_task_id",)
+    resource_id_attr = "analyze_task_id"
+
+    def __init__(self, *, analyze_task_id: str, **kwargs: Any) -> None:
+        super().__init__(kind="analyze_task", resource_id=analyze_task_id, **kwargs)
+
+
+class TwelveLabsAnalyzeBatchSensor(TwelveLabsResourceSensor):
+    """Wait until an analyze batch is ``completed`` (``canceled`` or ``expired`` fail the sensor).
+
+    ``completed`` means every item ended, not that every item succeeded: the XCom value (the batch
+    with its item counts) says how many are ``ready`` and how many failed.
+
+    :param analyze_batch_id: the batch id. (templated)
+    :param kwargs: :class:`TwelveLabsResourceSensor` and sensor arguments.
+    """
+
+    template_fields: Sequence[str] = ("analyze_batch_id",)
+    resource_id_attr = "analyze_batch_id"
+
+    def __init__(self, *, analyze_batch_id: str, **kwargs: Any) -> None:
+        super().__init__(kind="analyze_batch", resource_id=analyze_batch_id, **kwargs)

@@ -126,3 +126,25 @@ async def test_deferrable_sensor_defers_and_completes_from_the_trigger_event(hoo
     assert len(events) == 1
     result = sensor.execute_complete({}, events[0])
     assert result["id"] == task.id and result["status"] == "ready" and "data" not in result
+
+
+def test_analyze_task_and_batch_sensors_poke_until_final(hook: TwelveLabsHook) -> None:
+    from airflow_provider_twelvelabs.sensors.twelvelabs import (
+        TwelveLabsAnalyzeBatchSensor,
+        TwelveLabsAnalyzeTaskSensor,
+    )
+
+    task = hook.create_analyze_task({"video": {"type": "url", "url": url("s.mp4")}, "prompt": "Describe"})
+    result = TwelveLabsAnalyzeTaskSensor(task_id="t", analyze_task_id=task.id, **POKE).execute({})
+    assert result["id"] == task.id and result["status"] == "ready"
+
+    asset = hook.create_asset(method="url", url=url("b.mp4"))
+    TwelveLabsAssetSensor(task_id="a", asset_id=asset.id, **POKE).execute({})
+    batch = hook.create_analyze_batch(
+        model_name="pegasus1.5",
+        analysis_mode="general",
+        defaults={"prompt": {"input_text": "Describe"}},
+        requests=[{"video": {"type": "asset_id", "asset_id": asset.id}}],
+    )
+    whole = TwelveLabsAnalyzeBatchSensor(task_id="b", analyze_batch_id=batch.id, **POKE).execute({})
+    assert whole["id"] == batch.id and whole["status"] == "completed" and whole["ready_items"] == 1

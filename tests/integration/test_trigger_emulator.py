@@ -313,3 +313,58 @@ async def test_cancelled_triggers_stop_polling(emulator: RunningEmulator, hook: 
         kind="indexing_task", resource_id=stuck[0], index_id=index_id, deadline=time.time() + 30, **FAST
     )
     assert [e["status"] for e in await run_trigger(again)] == ["success"]
+
+
+async def test_many_analyze_tasks_share_the_list_of_tasks_in_progress(
+    emulator: RunningEmulator, hook: TwelveLabsHook
+) -> None:
+    tasks = [
+        hook.create_analyze_task(
+            {
+                "video": {"type": "url", "url": f"https://m.example.com/a{i}.mp4?duration=60"},
+                "prompt": "Describe",
+            }
+        ).id
+        for i in range(30)
+    ]
+    clear_log(emulator)
+    triggers = [
+        TwelveLabsResourceTrigger(kind="analyze_task", resource_id=t, deadline=time.time() + 60, **FAST)
+        for t in tasks
+    ]
+    results = await asyncio.gather(*(run_trigger(t) for t in triggers))
+    assert all(events[0]["status"] == "success" for events in results)
+    assert all("result" not in events[0]["resource"] for events in results)
+    gets = [e for e in request_log(emulator) if e["method"] == "GET"]
+    lists = [e for e in gets if e["path"] == "/v1.3/analyze/tasks"]
+    fetched = [e["path"].rsplit("/", 1)[1] for e in gets if e["path"] != "/v1.3/analyze/tasks"]
+    # Each task is fetched on its own once, when it left the in-progress lists; the rest are lists.
+    assert sorted(fetched) == sorted(tasks)
+    assert {q for e in lists for q in [e["query"]]} <= {
+        f"status={s}&page={p}&page_limit=50" for s in ("queued", "pending", "processing") for p in range(1, 4)
+    }
+    assert len(lists) < 3 * len(tasks)
+
+
+async def test_analyze_batches_are_waited_through_the_list_of_active_batches(
+    emulator: RunningEmulator, hook: TwelveLabsHook
+) -> None:
+    assets = [ready_asset(hook, f"b{i}.mp4") for i in range(3)]
+    batches = [
+        hook.create_analyze_batch(
+            model_name="pegasus1.5",
+            analysis_mode="general",
+            defaults={"prompt": {"input_text": "Describe"}},
+            requests=[{"video": {"type": "asset_id", "asset_id": a}, "custom_id": f"c{i}"}],
+        ).id
+        for i, a in enumerate(assets)
+    ]
+    clear_log(emulator)
+    triggers = [
+        TwelveLabsResourceTrigger(kind="analyze_batch", resource_id=b, deadline=time.time() + 60, **FAST)
+        for b in batches
+    ]
+    results = await asyncio.gather(*(run_trigger(t) for t in triggers))
+    assert [events[0]["resource"]["status"] for events in results] == ["completed"] * 3
+    lists = [e for e in request_log(emulator) if e["path"] == "/v1.3/analyze/batches"]
+    assert lists and all("status=pending&status=processing&status=canceling" in e["query"] for e in lists)

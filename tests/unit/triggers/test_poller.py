@@ -109,6 +109,8 @@ def test_each_list_source_names_its_mode() -> None:
         "indexed_asset": ListMode.TERMINAL,
         "indexing_task": ListMode.TERMINAL,
         "embed_v2_task": ListMode.ACTIVE,
+        "analyze_task": ListMode.ACTIVE,
+        "analyze_batch": ListMode.ACTIVE,
     }
     assert all(isinstance(mode, ListMode) for mode in modes.values())
 

@@ -226,7 +226,36 @@ OptionalId = Annotated[str | None, checked(optional_str)]
 Seconds = Annotated[float | None, checked(number, minimum=0)]
 
 
-class AnalyzeTaskRequest(RequestModel):
+class _Analysis(RequestModel):
+    """What an analysis asks for, shared by a task and by a batch's defaults (see their docstrings)."""
+
+    prompt: OptionalId = None
+    analysis_mode: Annotated[str | None, checked(one_of, allowed=ANALYSIS_MODES, optional=True)] = None
+    json_schema: Annotated[dict[str, Any] | None, checked(check_json_schema)] = None
+    segment_definitions: Annotated[list[dict[str, Any]] | None, checked(check_segment_definitions)] = None
+    segment_time_format: Annotated[
+        str | None, checked(one_of, allowed=SEGMENT_TIME_FORMATS, optional=True)
+    ] = None
+    min_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
+    max_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
+    start_time: Seconds = None
+    end_time: Seconds = None
+    temperature: Annotated[float | None, checked(number, minimum=0, maximum=1)] = None
+    max_tokens: Annotated[int | str | None, checked(_max_tokens)] = None
+
+    @property
+    def mode(self) -> str:
+        """The analysis mode, given or inferred."""
+        if self.analysis_mode:
+            return self.analysis_mode
+        return "time_based_metadata" if self.segment_definitions is not None else "general"
+
+    def response_format(self) -> dict[str, Any] | None:
+        """Return the API's ``response_format``, or ``None`` for plain text."""
+        return response_format(self.json_schema, self.segment_definitions, self.segment_time_format)
+
+
+class AnalyzeTaskRequest(_Analysis):
     """The ``POST /analyze/tasks`` request: one video or 1-20 images, and what to generate.
 
     :param asset_id: the video as an asset id.
@@ -252,19 +281,6 @@ class AnalyzeTaskRequest(RequestModel):
     url: OptionalId = None
     images: Annotated[list[dict[str, Any]] | None, checked(check_images)] = None
     model_name: Annotated[str | None, checked(one_of, allowed=ASYNC_MODELS, optional=True)] = None
-    prompt: OptionalId = None
-    analysis_mode: Annotated[str | None, checked(one_of, allowed=ANALYSIS_MODES, optional=True)] = None
-    json_schema: Annotated[dict[str, Any] | None, checked(check_json_schema)] = None
-    segment_definitions: Annotated[list[dict[str, Any]] | None, checked(check_segment_definitions)] = None
-    segment_time_format: Annotated[
-        str | None, checked(one_of, allowed=SEGMENT_TIME_FORMATS, optional=True)
-    ] = None
-    min_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
-    max_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
-    start_time: Seconds = None
-    end_time: Seconds = None
-    temperature: Annotated[float | None, checked(number, minimum=0, maximum=1)] = None
-    max_tokens: Annotated[int | str | None, checked(_max_tokens)] = None
     custom_id: Annotated[str | None, checked(check_custom_id)] = None
 
     @model_validator(mode="after")
@@ -296,13 +312,6 @@ class AnalyzeTaskRequest(RequestModel):
         self._check_window()
         self._check_max_tokens(mode)
         return self
-
-    @property
-    def mode(self) -> str:
-        """The analysis mode, given or inferred."""
-        if self.analysis_mode:
-            return self.analysis_mode
-        return "time_based_metadata" if self.segment_definitions is not None else "general"
 
     def _check_source(self) -> None:
         given = [name for name in ("asset_id", "url", "images") if getattr(self, name) is not None]
@@ -347,10 +356,6 @@ class AnalyzeTaskRequest(RequestModel):
             raise ValueError(
                 f"max_tokens must be from {low:,} to {high:,} in {mode} mode, got {self.max_tokens!r}"
             )
-
-    def response_format(self) -> dict[str, Any] | None:
-        """Return the API's ``response_format``, or ``None`` for plain text."""
-        return response_format(self.json_schema, self.segment_definitions, self.segment_time_format)
 
     def to_body(self) -> dict[str, Any]:
         """Return the ``POST /analyze/tasks`` body, without the fields left unset."""
@@ -423,7 +428,7 @@ def check_batch_items(name: str, value: Any) -> list[dict[str, Any]]:
     return items
 
 
-class AnalyzeBatchRequest(RequestModel):
+class AnalyzeBatchRequest(_Analysis):
     """An analyze batch operator's parameters: the items and what every item asks for (``defaults``).
 
     :param items: asset ids, or ``{asset_id, custom_id?, prompt?, duration?}`` (an empty list is
@@ -444,19 +449,6 @@ class AnalyzeBatchRequest(RequestModel):
 
     items: Annotated[list[dict[str, Any]], checked(check_batch_items)]
     model_name: Annotated[str, checked(one_of, allowed=BATCH_MODELS)] = "pegasus1.5"
-    prompt: OptionalId = None
-    analysis_mode: Annotated[str | None, checked(one_of, allowed=ANALYSIS_MODES, optional=True)] = None
-    json_schema: Annotated[dict[str, Any] | None, checked(check_json_schema)] = None
-    segment_definitions: Annotated[list[dict[str, Any]] | None, checked(check_segment_definitions)] = None
-    segment_time_format: Annotated[
-        str | None, checked(one_of, allowed=SEGMENT_TIME_FORMATS, optional=True)
-    ] = None
-    min_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
-    max_segment_duration: Annotated[float | None, checked(number, minimum=MIN_SEGMENT_SECONDS)] = None
-    start_time: Seconds = None
-    end_time: Seconds = None
-    temperature: Annotated[float | None, checked(number, minimum=0, maximum=1)] = None
-    max_tokens: Annotated[int | str | None, checked(_max_tokens)] = None
 
     @model_validator(mode="after")
     def _request(self) -> AnalyzeBatchRequest:
@@ -471,20 +463,11 @@ class AnalyzeBatchRequest(RequestModel):
             raise ValueError("items cannot carry a prompt with segment_definitions (time_based_metadata)")
         return self
 
-    @property
-    def mode(self) -> str:
-        """The analysis mode, given or inferred."""
-        if self.analysis_mode:
-            return self.analysis_mode
-        return "time_based_metadata" if self.segment_definitions is not None else "general"
-
     def defaults(self) -> dict[str, Any]:
         """Return the batch's ``defaults``: what every item asks for unless it says otherwise."""
         fields: dict[str, Any] = {
             "prompt": {"input_text": self.prompt} if self.prompt else None,
-            "response_format": response_format(
-                self.json_schema, self.segment_definitions, self.segment_time_format
-            ),
+            "response_format": self.response_format(),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "min_segment_duration": self.min_segment_duration,

@@ -441,7 +441,15 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         if not is_failed(resource_status(resource)) and not self.is_reusable(resource):
             return _NOT_REUSABLE
         self._job_id, self._job_resource = job_id, resource
-        return resource_status(resource) or "unknown"
+        status = resource_status(resource) or "unknown"
+        if not is_failed(status):
+            self.log.info(
+                "Resuming %s %s from an earlier try instead of creating a new one (status %s)",
+                self.job_spec.label,
+                job_id,
+                status,
+            )
+        return status
 
     def is_job_active(self, status: str) -> bool:
         """Whether a job in ``status`` is still working (an unknown status counts as working).

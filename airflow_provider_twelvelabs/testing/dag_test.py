@@ -560,7 +560,10 @@ def _dag_test(args: argparse.Namespace) -> int:
         else:
             shutil.rmtree(home, ignore_errors=True)
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2, default=repr))
+        shown = result.as_dict()
+        if not args.keep_home:
+            shown["home"] = None  # removed above
+        print(json.dumps(shown, indent=2, default=repr))
     else:
         print(result.format())
     if not result.succeeded and not args.verbose:

@@ -136,6 +136,7 @@ def test_verbose_json_shows_the_deferrals_and_the_whole_result(tmp_path: Path) -
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(done.stdout)
     assert result["state"] == "success"
+    assert result["home"] is None  # removed: no --keep-home
     assert result["task_states"] == dict.fromkeys(["create_index", "upload", "index", "report"], "success")
     assert result["returns"]["report"] == {"status": "ready", "filename": "clip.mp4", "duration": 6.0}
     # Both waits went to the trigger, which `airflow dags test` runs in line, at the fast poll settings.

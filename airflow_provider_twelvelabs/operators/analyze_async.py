@@ -20,17 +20,13 @@ from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError
 from airflow_provider_twelvelabs.models import is_terminal
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
-from airflow_provider_twelvelabs.requests.analyze_async import (
-    MAX_ACTIVE_BATCHES,
-    MAX_BATCH_HOURS,
-    MAX_BATCH_ITEMS,
-    AnalyzeBatchRequest,
-    AnalyzeTaskRequest,
-)
 from airflow_provider_twelvelabs.requests.fields import integer, number, one_of, optional_bool, require_str
+from airflow_provider_twelvelabs.requests.limits import MAX_ACTIVE_BATCHES, MAX_BATCH_HOURS, MAX_BATCH_ITEMS
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_twelvelabs.requests.analyze_async import AnalyzeBatchRequest
 
 __all__ = [
     "BATCH_RESULT_COLUMNS",
@@ -204,6 +200,8 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
 
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /analyze/tasks`` body; no request is made."""
+        from airflow_provider_twelvelabs.requests.analyze_async import AnalyzeTaskRequest
+
         request = AnalyzeTaskRequest.build_from(self)
         self._mode = request.mode
         return request.to_body()
@@ -260,12 +258,13 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
             "warning": warning,
             "usage": result.usage,
         }
-        mode = getattr(self, "_mode", None) or (
-            "time_based_metadata" if self.segment_definitions else "general"
-        )
-        if mode == "time_based_metadata":
+        from airflow_provider_twelvelabs.requests.analyze_async import AnalyzeTaskRequest
+
+        # After a deferral this is a fresh operator: the rendered parameters say what was asked.
+        request = AnalyzeTaskRequest.build_from(self)
+        if request.mode == "time_based_metadata":
             return self._deliver_segments(result.data, info)
-        if self.json_schema is not None:
+        if request.json_schema is not None:
             return self._deliver_json(result.data, info)
         return self._deliver_text(result.data, info)
 
@@ -461,6 +460,8 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
     @cached_property
     def plan(self) -> _BatchPlan:
         """The rendered request, the items already done, and the batches to submit (deterministic)."""
+        from airflow_provider_twelvelabs.requests.analyze_async import AnalyzeBatchRequest
+
         output = require_str("output_path", self.output_path)
         request = AnalyzeBatchRequest.build_from(self)
         done = self._done_rows(output) if self.skip_done else {}

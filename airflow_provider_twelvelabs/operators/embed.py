@@ -22,20 +22,13 @@ from urllib.parse import urlsplit
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
-from airflow_provider_twelvelabs.requests.embed import (
-    V1_OPTIONS,
-    EmbeddingOutput,
-    EmbedV1TaskRequest,
-    EmbedV2Request,
-    EmbedV2TaskRequest,
-    MediaReader,
-)
 from airflow_provider_twelvelabs.requests.fields import choices, redact
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_twelvelabs.hooks.endpoints import FilePart
+    from airflow_provider_twelvelabs.requests.embed import MediaReader
 
 __all__ = [
     "DEFAULT_MAX_XCOM_BYTES",
@@ -194,6 +187,8 @@ class _EmbeddingOperatorMixin(TwelveLabsBaseOperator):
         self.max_xcom_bytes = max_xcom_bytes
 
     def _validate_output(self) -> None:
+        from airflow_provider_twelvelabs.requests.embed import EmbeddingOutput
+
         output = EmbeddingOutput.build_from(self)
         # A template that renders empty means "no file": the embeddings go to XCom.
         self.output_path = output.output_path
@@ -404,6 +399,8 @@ class TwelveLabsEmbedOperator(_EmbedV2Mixin):
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /embed-v2`` body; no request is made."""
         self._validate_output()
+        from airflow_provider_twelvelabs.requests.embed import EmbedV2Request
+
         return EmbedV2Request.build_from(self).to_body(self._read_media())
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -494,6 +491,8 @@ class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the ``POST /embed-v2/tasks`` body; no request is made."""
         self._validate_output()
+        from airflow_provider_twelvelabs.requests.embed import EmbedV2TaskRequest
+
         return EmbedV2TaskRequest.build_from(self).to_body(self._read_media())
 
     def prepare_job(self, context: Context) -> None:
@@ -597,6 +596,8 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
     def build_request(self) -> dict[str, Any]:
         """Validate every parameter and return the keyword arguments of the create call (no request)."""
         self._validate_output()
+        from airflow_provider_twelvelabs.requests.embed import EmbedV1TaskRequest
+
         request = EmbedV1TaskRequest.build_from(self)
         fields = request.to_body()
         if request.video_file is not None:
@@ -644,6 +645,8 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
 
         :param task_id: the task id.
         """
+        from airflow_provider_twelvelabs.requests.embed import V1_OPTIONS
+
         options = choices("embedding_option", self.embedding_option, allowed=V1_OPTIONS)
         return self.hook.stream_video_embedding_task_results(task_id, embedding_option=options)
 

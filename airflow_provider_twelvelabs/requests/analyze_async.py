@@ -25,6 +25,7 @@ from airflow_provider_twelvelabs.requests.fields import (
     optional_str,
     resource_id,
 )
+from airflow_provider_twelvelabs.requests.limits import MAX_BATCH_HOURS, MAX_BATCH_ITEMS
 
 __all__ = [
     "ANALYSIS_MODES",
@@ -379,10 +380,6 @@ class AnalyzeTaskRequest(_Analysis):
 
 # --------------------------------------------------------------------------- /analyze/batches
 
-#: At most this many requests in one batch, content hours in one batch, and active batches.
-MAX_BATCH_ITEMS = 1000
-MAX_BATCH_HOURS = 2000.0
-MAX_ACTIVE_BATCHES = 5
 BATCH_MODELS = ("pegasus1.5",)
 
 

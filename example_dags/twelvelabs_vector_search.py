@@ -5,7 +5,7 @@
    embedding job each, with a Parquet file under `output_dir`.
 2. `embed_video` (mapped, deferrable) creates an Embed API v2 task per video and writes its clip
    vectors (visual and audio, 6-second segments) as Parquet.
-3. `load` reads the Parquet files batch by batch into a LanceDB table (`segments`), a directory
+3. `load` reads the Parquet files 1,024 rows at a time into a LanceDB table (`segments`), a directory
    under `output_dir`. LanceDB runs in the worker's process: no server to run.
 4. `embed_query` embeds the text `query` with Marengo (synchronous, one vector in XCom).
 5. `search` returns the `k` segments nearest to the query (cosine): video, time range, score.
@@ -38,6 +38,9 @@ POLL = {
     "poll_max_interval": 60.0,
 }
 
+#: Rows read from Parquet and written to LanceDB at a time: 1,024 vectors of 512 floats is 4 MB.
+BATCH_ROWS = 1024
+
 #: The LanceDB table the segments go to.
 TABLE = "segments"
 
@@ -62,7 +65,7 @@ def _lancedb() -> Any:
 def segment_batches(paths: list[str], dimensions: int) -> Iterator[Any]:
     """Yield the rows of embedding Parquet files as Arrow batches in the LanceDB table's schema.
 
-    One Parquet row group is in memory at a time, whatever the size of the archive. Vectors
+    ``BATCH_ROWS`` rows are in memory at a time, whatever the size of the archive. Vectors
     become ``fixed_size_list<float32>[dimensions]``, the type LanceDB searches.
 
     :param paths: Parquet files written by the embedding operators (local paths or
@@ -75,7 +78,7 @@ def segment_batches(paths: list[str], dimensions: int) -> Iterator[Any]:
 
     for path in paths:
         with ObjectStoragePath(path).open("rb") as handle:
-            for batch in pq.ParquetFile(handle).iter_batches():
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH_ROWS):
                 vectors = batch.column("embedding")
                 lengths = pc.list_value_length(vectors)
                 if vectors.null_count or pc.any(pc.not_equal(lengths, dimensions)).as_py():

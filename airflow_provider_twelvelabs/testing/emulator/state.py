@@ -125,18 +125,23 @@ class Lifecycle:
         self.started_at = state.now()
         self.reads = 0
         self.bonus_steps = 0
+        #: Per-resource schedule overriding ``config.step_seconds`` and ``config.polls_per_step``.
+        self.step_seconds: float | None = None
+        self.polls_per_step: int | None = None
         self._position = 0
         #: When each status on the path was first reached.
         self.reached_at: dict[str, datetime] = {self.path[0]: self.started_at}
 
     def _compute(self) -> str:
         config = self._state.config
+        polls = config.polls_per_step if self.polls_per_step is None else self.polls_per_step
+        seconds = config.step_seconds if self.step_seconds is None else self.step_seconds
         position = self.bonus_steps
-        if config.polls_per_step > 0 and self.reads > 0:
-            position = max(position, (self.reads - 1) // config.polls_per_step)
-        if config.step_seconds > 0:
+        if polls > 0 and self.reads > 0:
+            position = max(position, (self.reads - 1) // polls)
+        if seconds > 0:
             elapsed = (self._state.now() - self.started_at).total_seconds()
-            position = max(position, int(elapsed // config.step_seconds))
+            position = max(position, int(elapsed // seconds + 1e-9))
         position = min(max(position, self._position), len(self.path) - 1)
         if position > self._position:
             now = self._state.now()
@@ -176,6 +181,19 @@ class Lifecycle:
     def complete(self) -> str:
         """Jump to the terminal status and return it."""
         return self.advance(len(self.path))
+
+    def lasting(self, seconds: float) -> Lifecycle:
+        """Make this lifecycle reach its final status ``seconds`` after it started, with time only.
+
+        Reads no longer move it; ``POST /_emulator/advance`` still does.
+
+        :param seconds: the total duration; ``0`` or less leaves the shared schedule in place.
+        :return: the lifecycle itself.
+        """
+        if seconds > 0:
+            self.step_seconds = seconds / (len(self.path) - 1)
+            self.polls_per_step = 0
+        return self
 
 
 @dataclass

@@ -43,14 +43,7 @@ def client(emulator: RunningEmulator) -> Iterator[httpx.Client]:
 @pytest.fixture
 def video_id(client: httpx.Client) -> str:
     # Generation by video id needs an index with a Pegasus model, as on the real API.
-    body = {
-        "index_name": "generate",
-        "models": [
-            {"model_name": "marengo3.0", "model_options": ["visual", "audio"]},
-            {"model_name": "pegasus1.2", "model_options": ["visual", "audio"]},
-        ],
-    }
-    index_id = check(client.post("/indexes", json=body), 201)["_id"]
+    index_id = create_index(client, pegasus=True)
     return indexed_video(client, index_id, "https://media.example.com/lecture.mp4?duration=240")
 
 

@@ -35,9 +35,11 @@ _OTHER_MAGIC = (
     b"\xff\xd8\xff",  # JPEG
     b"GIF8",
     b"PK\x03\x04",  # ZIP, DOCX, XLSX
-    b"{",
-    b"[",
-    b"<",
+    b'{"',  # JSON, for example an API error saved under a video name
+    b"[{",
+    b"<!doctype",
+    b"<html",
+    b"<?xml",
 )
 
 
@@ -136,6 +138,6 @@ def media_kind(path: Path) -> MediaKind:
         return "video"
     if head.startswith(_AUDIO_MAGIC):
         return "audio"
-    if head.lstrip().startswith(_OTHER_MAGIC):
+    if head.lstrip().lower().startswith(_OTHER_MAGIC) or head.startswith(_OTHER_MAGIC):
         return "not_media"
     return "unknown"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.media import mp4_duration
+from airflow_provider_twelvelabs.testing.emulator.media import media_kind, mp4_duration
 from airflow_provider_twelvelabs.testing.emulator.synth import media_duration
 
 __all__ = [
@@ -220,6 +220,8 @@ class Asset:
     failure: str | None = None
     upload_id: str | None = None
     md5: str | None = None
+    #: Why a failed asset failed, when the emulator can say (shown as ``error.message``).
+    error: str | None = None
 
     def peek_status(self) -> str:
         """Return the status without counting a read (``processing`` while an upload is incomplete)."""
@@ -602,6 +604,17 @@ class EmulatorState:
         :param asset: the asset.
         """
         self.synthetic_media(asset)
+        if asset.asset_type == "video" and asset.path is not None and asset.failure is None:
+            kind = media_kind(asset.path)
+            if kind == "not_media" or (self.config.strict_media and kind != "video"):
+                # What the platform's probe does with a file no video decoder can open.
+                asset.failure = "asset"
+                asset.error = (
+                    f"video_file_broken: {asset.filename} is not a video container the platform can read "
+                    "(supported: the formats FFmpeg reads, such as MP4, MOV, WebM, MKV, AVI); "
+                    "the file may be truncated or not a video."
+                )
+                asset.duration = None
         asset.lifecycle = self.new_lifecycle(ASSET_STEPS, fail=asset.failure == "asset")
 
     def get_asset(self, asset_id: str) -> Asset | None:

@@ -84,12 +84,19 @@ def ready_asset(client: httpx.Client, url: str) -> str:
 
 
 def create_index(
-    client: httpx.Client, options: tuple[str, ...] = ("visual", "audio"), thumbnail: bool = False
+    client: httpx.Client,
+    options: tuple[str, ...] = ("visual", "audio"),
+    thumbnail: bool = False,
+    *,
+    pegasus: bool = False,
 ) -> str:
-    """Create a Marengo 3.0 index and return its id."""
+    """Create a Marengo 3.0 index (with Pegasus too if ``pegasus``, for generation) and return its id."""
+    models = [{"model_name": "marengo3.0", "model_options": list(options)}]
+    if pegasus:
+        models.append({"model_name": "pegasus1.2", "model_options": ["visual", "audio"]})
     body: dict[str, Any] = {
-        "index_name": f"idx-{options}-{thumbnail}-{id(options)}",
-        "models": [{"model_name": "marengo3.0", "model_options": list(options)}],
+        "index_name": f"idx-{options}-{thumbnail}-{pegasus}-{id(options)}",
+        "models": models,
     }
     if thumbnail:
         body["addons"] = ["thumbnail"]

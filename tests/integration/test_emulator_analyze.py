@@ -42,8 +42,22 @@ def client(emulator: RunningEmulator) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def video_id(client: httpx.Client) -> str:
-    index_id = create_index(client)
+    # Generation by video id needs an index with a Pegasus model, as on the real API.
+    index_id = create_index(client, pegasus=True)
     return indexed_video(client, index_id, "https://media.example.com/lecture.mp4?duration=240")
+
+
+def test_generation_on_a_marengo_only_index_is_refused(client: httpx.Client) -> None:
+    marengo_only = indexed_video(client, create_index(client), "https://media.example.com/talk.mp4")
+    for path, body in (
+        ("/analyze", {"video_id": marengo_only, "prompt": "Summarize.", "stream": False}),
+        ("/summarize", {"video_id": marengo_only, "type": "summary"}),
+        ("/gist", {"video_id": marengo_only, "types": ["title"]}),
+    ):
+        response = client.post(path, json=body)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["code"] == "index_not_supported_for_generate"
+        assert marengo_only in response.json()["message"]
 
 
 def analyze(client: httpx.Client, **body: Any) -> httpx.Response:

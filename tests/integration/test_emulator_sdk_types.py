@@ -181,7 +181,7 @@ def test_search_pages(client: httpx.Client) -> None:
 
 
 def test_analyze_json_and_stream(client: httpx.Client) -> None:
-    index_id = create_index(client)
+    index_id = create_index(client, pegasus=True)  # generation by video id needs Pegasus
     video_id = indexed_video(client, index_id, "https://x.test/talk.mp4?duration=90")
     body = {"video_id": video_id, "prompt": "Summarise the talk", "stream": False}
     result = check_sdk_type(

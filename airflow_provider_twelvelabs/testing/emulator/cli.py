@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--step-seconds", type=float, default=None, help="seconds per lifecycle step (0: polls only)")
     add("--gist-gone", action="store_true", help="answer POST /gist as a sunset endpoint")
     add("--summarize-gone", action="store_true", help="answer POST /summarize as a sunset endpoint")
+    add(
+        "--analyze-task-seconds",
+        type=float,
+        default=None,
+        help="seconds an analyze task takes from queued to its end (default: the shared schedule)",
+    )
+    add("--strict-media", action="store_true", help="refuse uploaded videos that are not a video container")
     add("--log-level", default="warning", help="uvicorn log level")
     return parser
 
@@ -70,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         rate_limit_rpm=args.rate_limit_rpm,
         gist_gone=args.gist_gone,
         summarize_gone=args.summarize_gone,
+        strict_media=args.strict_media,
     )
     optional = {
         "chunk_size": args.chunk_size,
@@ -77,6 +85,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "presigned_url_ttl_seconds": args.presigned_url_ttl,
         "polls_per_step": args.polls_per_step,
         "step_seconds": args.step_seconds,
+        "analyze_task_seconds": args.analyze_task_seconds,
     }
     config.update({k: v for k, v in optional.items() if v is not None})
     return config

@@ -64,6 +64,12 @@ class EmulatorConfig:
         seed, so the same items fail on every run).
     :param analyze_max_active_batches: how many batches may be active (pending, processing, canceling) at
         once; one more is refused with 429 (5 on the real API).
+    :param analyze_task_seconds: how many (simulated) seconds a new analyze task takes from ``queued`` to
+        its end; its statuses then move with time only, not with reads. ``0`` keeps the shared schedule
+        (``polls_per_step`` and ``step_seconds``).
+    :param strict_media: refuse uploaded video files whose bytes are not a recognised video container
+        (placeholder bytes included); off by default, when only files that are certainly not playable
+        (a broken or truncated MP4/MOV, a PDF, an image, a ZIP, JSON or HTML) are refused.
     """
 
     api_key: str = DEFAULT_API_KEY
@@ -97,6 +103,8 @@ class EmulatorConfig:
     analyze_task_warning: bool = False
     analyze_batch_item_failure_rate: float = 0.0
     analyze_max_active_batches: int = 5
+    analyze_task_seconds: float = 0.0
+    strict_media: bool = False
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply ``changes`` (field name → value) in place, coercing JSON values to the field types.

@@ -209,7 +209,8 @@ def asset_detail(asset: Asset, root: str, *, observe: bool) -> dict[str, Any]:
             data["duration"] = asset.duration
     if status == "failed":
         data["error"] = {
-            "message": "The file could not be processed: it is corrupt or in an unsupported format."
+            "message": asset.error
+            or "The file could not be processed: it is corrupt or in an unsupported format."
         }
     return data
 

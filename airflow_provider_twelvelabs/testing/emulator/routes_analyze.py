@@ -57,6 +57,8 @@ _ANALYZE_KEYS = {
 _MAX_TOKENS = 4096
 _PROMPT_TOKENS = 2000
 _MAX_VIDEO_SECONDS = 3600.0
+#: Pegasus analyses videos of at least 1 s (SDK 1.3.6 input requirements).
+_MIN_VIDEO_SECONDS = 1.0
 _SUNSET_DOCS = "https://docs.twelvelabs.io/v1.3/docs/get-started/release-notes"
 
 
@@ -101,6 +103,15 @@ def _indexed_video(state: EmulatorState, video_id: Any) -> SourceMedia:
     media = state.resolve_media(video_id)
     if media is None or media.kind != "indexed_asset":
         raise APIError(404, "resource_not_exist", f"Resource with id {video_id} does not exist in videos.")
+    index = state.indexes.get(media.index_id or "")
+    if index is not None and not any(m["model_name"].startswith("pegasus") for m in index.models):
+        # Generation reads what a Pegasus model extracted at indexing; a Marengo-only index has none.
+        raise bad_request(
+            f"The index {index.id} holding the video {video_id} was created without a Pegasus model; "
+            "index the video into an index with a Pegasus model, or analyze its asset with "
+            'video: {"type": "asset_id", ...}.',
+            "index_not_supported_for_generate",
+        )
     if not media.ready:
         raise bad_request(f"The video {video_id} is not ready for analysis (status: {media.status}).")
     return SourceMedia(
@@ -340,6 +351,12 @@ async def analyze(request: Request) -> Response:
                 f"The video is {duration:g} s long; POST /analyze accepts up to 1 hour. "
                 "Use POST /analyze/tasks for longer videos.",
                 "video_duration_too_long",
+            )
+        if duration < _MIN_VIDEO_SECONDS:
+            raise bad_request(
+                f"The video is {duration:g} s long; analysis needs a video of at least "
+                f"{_MIN_VIDEO_SECONDS:g} s.",
+                "video_duration_too_short",
             )
         duration = _analysis_window(body, duration)
     seed_key = "|".join([media.key, *reference_keys])

@@ -91,6 +91,8 @@ _IMAGE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 #: max_tokens range and default per analysis mode (SDK 1.3.6 table).
 _MAX_TOKENS = {"general": (512, 98_304, 4096), "time_based_metadata": (2048, 98_304, 32_768)}
 _MAX_WINDOW = 2 * 3600.0
+#: Pegasus analyses videos of at least 1 s (SDK 1.3.6 input requirements).
+_MIN_VIDEO = 1.0
 _MAX_VIDEO = 4 * 3600.0
 _MAX_BATCH_REQUESTS = 1000
 _MAX_BATCH_HOURS = 2000.0
@@ -166,6 +168,7 @@ class _Spec:
     end_time: float | None
     window: tuple[float, float]
     too_long: bool = False
+    too_short: bool = False
 
     @property
     def prompt_text(self) -> str:
@@ -590,7 +593,15 @@ def _parse_request(
     end = _number(body.get("end_time"), f"{where}end_time", minimum=0)
     duration = media.duration
     too_long = False
-    if images is None:
+    too_short = images is None and duration < _MIN_VIDEO
+    if too_short and not batch:
+        raise bad_request(
+            f"The video is {duration:g} s long; analysis needs a video of at least {_MIN_VIDEO:g} s.",
+            "video_duration_too_short",
+        )
+    if too_short:
+        lo, hi = 0.0, duration  # the item fails alone, like one over 2 hours
+    elif images is None:
         if start is not None and start >= duration:
             raise bad_request(
                 f"The {where}start_time parameter must be less than the video duration ({duration:g} s)."
@@ -645,6 +656,7 @@ def _parse_request(
         end_time=end,
         window=(lo, hi),
         too_long=too_long,
+        too_short=too_short,
     )
 
 
@@ -826,19 +838,27 @@ def _new_task(
             "code": "video_duration_too_long",
             "message": "The analysis window exceeds 2 hours, or the video exceeds 4 hours.",
         }
+    elif spec.too_short:
+        failure = {
+            "code": "video_duration_too_short",
+            "message": f"The video is shorter than {_MIN_VIDEO:g} s, the minimum Pegasus analyses.",
+        }
     elif media.failure == "analyze" or (media.input_url and media.failure):
         failure = {"code": "video_file_broken", "message": _FAILED_MESSAGE}
     elif fail_item:
         failure = {"code": "asset_unavailable", "message": "The asset could not be read."}
     elif config.analyze_task_fail:
         failure = {"message": _SWITCH_FAILED_MESSAGE}
-    if config.analyze_task_never_finish and not spec.too_long:
+    refused = spec.too_long or spec.too_short
+    if config.analyze_task_never_finish and not refused:
         # The last status repeats as the "final" one: the task stays processing for ever.
         lifecycle = state.new_lifecycle(TASK_STEPS, success="processing")
     else:
         lifecycle = state.new_lifecycle(TASK_STEPS, fail=failure is not None)
-        if spec.too_long:
+        if refused:
             lifecycle.complete()  # refused at submission: the item is failed from the start
+    if not refused:
+        lifecycle.lasting(config.analyze_task_seconds)
     task = AnalyzeTask(
         id=state.new_id(),
         spec=spec,
@@ -859,7 +879,7 @@ def _new_task(
         and synth.count_tokens(_generate(state, task)[0]["data"]) > spec.max_tokens
     ):
         task.failure = {"message": _OVER_LIMIT_MESSAGE}
-        task.lifecycle = state.new_lifecycle(TASK_STEPS, fail=True)
+        task.lifecycle = state.new_lifecycle(TASK_STEPS, fail=True).lasting(config.analyze_task_seconds)
         task._result = None
     _tasks(state)[task.id] = task
     return task

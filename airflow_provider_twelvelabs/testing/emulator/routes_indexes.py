@@ -35,7 +35,9 @@ from airflow_provider_twelvelabs.testing.emulator.wire import (
 __all__ = [
     "EMBEDDING_OPTIONS",
     "INDEXED_ASSET_STATUSES",
+    "MIN_INDEX_SECONDS",
     "MODEL_NAMES",
+    "check_min_duration",
     "filter_indexed",
     "get_index",
     "patch_user_metadata",
@@ -46,6 +48,8 @@ __all__ = [
 MODEL_NAMES = ("marengo3.0", "marengo2.7", "pegasus1.2")
 _MODEL_OPTIONS = ("visual", "audio")
 _ADDONS = ("thumbnail",)
+#: Shortest video an index with a Marengo model accepts (Marengo video requirements: 4 s).
+MIN_INDEX_SECONDS = 4.0
 #: Statuses accepted by the indexed-assets ``status`` filter.
 INDEXED_ASSET_STATUSES = ("ready", "pending", "queued", "indexing", "validating", "failed")
 #: ``embedding_option`` values of indexed-asset and video retrieval.
@@ -80,6 +84,23 @@ def get_index(state: EmulatorState, index_id: str) -> Index:
     if index is None:
         raise not_found(index_id, "indexes")
     return index
+
+
+def check_min_duration(index: Index, filename: str, duration: float | None) -> None:
+    """Refuse a video shorter than what the index's models accept (400 ``video_duration_too_short``).
+
+    :param index: the target index.
+    :param filename: the video's filename, for the message.
+    :param duration: its duration in seconds (``None`` when unknown: accepted).
+    """
+    if duration is None or not any(m["model_name"].startswith("marengo") for m in index.models):
+        return
+    if duration < MIN_INDEX_SECONDS:
+        raise bad_request(
+            f"The video {filename} is {duration:g} s long; videos must be at least {MIN_INDEX_SECONDS:g} s "
+            "long to be indexed.",
+            code="video_duration_too_short",
+        )
 
 
 def _validate_models(models: Any) -> list[dict[str, Any]]:
@@ -215,6 +236,8 @@ async def create_indexed_asset(request: Request) -> Response:
         raise bad_request(f"Assets of type {asset.asset_type} cannot be indexed.")
     if all(m["model_name"] == "pegasus1.2" for m in index.models):
         raise bad_request("Videos can no longer be added to Pegasus 1.2 indexes.", code="index_not_supported")
+    if asset.asset_type == "video":
+        check_min_duration(index, asset.filename, asset.duration)
     enable_stream = body.get("enable_video_stream", False)
     if not isinstance(enable_stream, bool):
         raise bad_request("enable_video_stream must be a boolean.")

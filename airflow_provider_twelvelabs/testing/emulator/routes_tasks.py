@@ -15,10 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from airflow_provider_twelvelabs.testing.emulator.errors import bad_request, not_found
+from airflow_provider_twelvelabs.testing.emulator.errors import APIError, bad_request, not_found
 from airflow_provider_twelvelabs.testing.emulator.render import public_url, task_json, video_json
 from airflow_provider_twelvelabs.testing.emulator.routes_assets import store_upload, validate_user_metadata
 from airflow_provider_twelvelabs.testing.emulator.routes_indexes import (
+    check_min_duration,
     embedding_request,
     filter_indexed,
     get_index,
@@ -96,6 +97,13 @@ async def create_task(request: Request) -> Response:
             start_lifecycle=False,
         )
     state.start_asset_processing(asset)
+    try:
+        check_min_duration(index, asset.filename, asset.duration)
+    except APIError:
+        state.assets.pop(asset.id, None)
+        if asset.path is not None:
+            asset.path.unlink(missing_ok=True)
+        raise
     if asset.size is None and asset.duration is not None:
         asset.size = int(asset.duration * 250_000)
     # A "fail" name fails validation (like a broken file); "fail_index" fails during indexing.

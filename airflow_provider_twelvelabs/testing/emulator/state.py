@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
-from airflow_provider_twelvelabs.testing.emulator.media import mp4_duration
+from airflow_provider_twelvelabs.testing.emulator.media import media_kind, mp4_duration
 from airflow_provider_twelvelabs.testing.emulator.synth import media_duration
 
 __all__ = [
@@ -125,18 +125,23 @@ class Lifecycle:
         self.started_at = state.now()
         self.reads = 0
         self.bonus_steps = 0
+        #: Per-resource schedule overriding ``config.step_seconds`` and ``config.polls_per_step``.
+        self.step_seconds: float | None = None
+        self.polls_per_step: int | None = None
         self._position = 0
         #: When each status on the path was first reached.
         self.reached_at: dict[str, datetime] = {self.path[0]: self.started_at}
 
     def _compute(self) -> str:
         config = self._state.config
+        polls = config.polls_per_step if self.polls_per_step is None else self.polls_per_step
+        seconds = config.step_seconds if self.step_seconds is None else self.step_seconds
         position = self.bonus_steps
-        if config.polls_per_step > 0 and self.reads > 0:
-            position = max(position, (self.reads - 1) // config.polls_per_step)
-        if config.step_seconds > 0:
+        if polls > 0 and self.reads > 0:
+            position = max(position, (self.reads - 1) // polls)
+        if seconds > 0:
             elapsed = (self._state.now() - self.started_at).total_seconds()
-            position = max(position, int(elapsed // config.step_seconds))
+            position = max(position, int(elapsed // seconds + 1e-9))
         position = min(max(position, self._position), len(self.path) - 1)
         if position > self._position:
             now = self._state.now()
@@ -177,6 +182,19 @@ class Lifecycle:
         """Jump to the terminal status and return it."""
         return self.advance(len(self.path))
 
+    def lasting(self, seconds: float) -> Lifecycle:
+        """Make this lifecycle reach its final status ``seconds`` after it started, with time only.
+
+        Reads no longer move it; ``POST /_emulator/advance`` still does.
+
+        :param seconds: the total duration; ``0`` or less leaves the shared schedule in place.
+        :return: the lifecycle itself.
+        """
+        if seconds > 0:
+            self.step_seconds = seconds / (len(self.path) - 1)
+            self.polls_per_step = 0
+        return self
+
 
 @dataclass
 class Asset:
@@ -202,6 +220,8 @@ class Asset:
     failure: str | None = None
     upload_id: str | None = None
     md5: str | None = None
+    #: Why a failed asset failed, when the emulator can say (shown as ``error.message``).
+    error: str | None = None
 
     def peek_status(self) -> str:
         """Return the status without counting a read (``processing`` while an upload is incomplete)."""
@@ -584,6 +604,17 @@ class EmulatorState:
         :param asset: the asset.
         """
         self.synthetic_media(asset)
+        if asset.asset_type == "video" and asset.path is not None and asset.failure is None:
+            kind = media_kind(asset.path)
+            if kind == "not_media" or (self.config.strict_media and kind != "video"):
+                # What the platform's probe does with a file no video decoder can open.
+                asset.failure = "asset"
+                asset.error = (
+                    f"video_file_broken: {asset.filename} is not a video container the platform can read "
+                    "(supported: the formats FFmpeg reads, such as MP4, MOV, WebM, MKV, AVI); "
+                    "the file may be truncated or not a video."
+                )
+                asset.duration = None
         asset.lifecycle = self.new_lifecycle(ASSET_STEPS, fail=asset.failure == "asset")
 
     def get_asset(self, asset_id: str) -> Asset | None:

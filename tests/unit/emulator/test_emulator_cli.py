@@ -74,6 +74,13 @@ def test_cli_arguments_map_to_the_config() -> None:
     assert config.fault_rate == 0.1 and config.chunk_latency_ms == 50 and config.chunk_bandwidth_mbps == 25
     assert config.rate_limit_rpm == 60 and config.chunk_size == 1048576 and config.polls_per_step == 3
     assert config.reject_reused_presigned_urls and config.gist_gone and not config.summarize_gone
+    assert config.analyze_task_seconds == 0 and not config.strict_media
+
+
+def test_cli_analyze_task_seconds_and_strict_media() -> None:
+    config = config_from_args(build_parser().parse_args(["--analyze-task-seconds", "12.5", "--strict-media"]))
+    assert config.analyze_task_seconds == 12.5
+    assert config.strict_media
 
 
 def test_cli_reports_a_port_in_use() -> None:

@@ -287,3 +287,20 @@ def test_bad_dedupe_options_fail_before_any_call(
         op.execute(fresh_context())
     log = httpx.get(f"{twelvelabs_connection.url}/_emulator/requests").json()["data"]
     assert [entry for entry in log if not entry["path"].startswith("/_emulator")] == []
+
+
+def test_an_indexed_asset_without_a_key_gets_it_when_found_again(
+    twelvelabs_connection: RunningEmulator, hook: TwelveLabsHook, index_id: str, archive: list[Path]
+) -> None:
+    source = archive[0]
+    asset_id = upload(source)
+    indexed_id = index(index_id, asset_id, dedupe="off", user_metadata={"team": "news"})
+    assert hook.get_indexed_asset(index_id, indexed_id).user_metadata == {"team": "news"}
+
+    assert index(index_id, asset_id) == indexed_id
+
+    assert creates(twelvelabs_connection)["indexed_assets"] == 1
+    assert hook.get_indexed_asset(index_id, indexed_id).user_metadata == {
+        "team": "news",
+        **(hook.get_asset(asset_id).user_metadata or {}),
+    }

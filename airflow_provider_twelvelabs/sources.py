@@ -22,15 +22,28 @@ a path is resolved.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-__all__ = ["Source", "SourceTooLargeError", "remote_size", "resolve", "storage_path"]
+__all__ = [
+    "HASH_BLOCK_BYTES",
+    "Source",
+    "SourceTooLargeError",
+    "public_uri",
+    "remote_size",
+    "resolve",
+    "storage_path",
+]
+
+#: How many bytes :meth:`Source.sha256` reads at a time: its memory use, whatever the file's size.
+HASH_BLOCK_BYTES = 1024 * 1024
 
 
 class SourceTooLargeError(ValueError):
@@ -79,6 +92,33 @@ class Source:
         # An http(s) filesystem's paths are whole URLs: their query is no part of the name.
         path = urlsplit(self.path).path if "://" in self.path else self.path
         return path.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def uri(self) -> str:
+        """A stable URI of the file, safe to store and to log.
+
+        A local file is ``file://`` and its absolute path; any other source is the URI it was given
+        as, without user info, query or fragment (a presigned URL's signature lives there).
+        """
+        if self.fs is None:
+            return Path(self.path).as_uri()
+        return public_uri(self.description)
+
+    def sha256(self, *, block_size: int = HASH_BLOCK_BYTES) -> tuple[int, str]:
+        """Read the file once, ``block_size`` bytes at a time, and return ``(size, SHA-256 hex)``.
+
+        Memory stays at one block whatever the file's size; the size is what was read.
+
+        :param block_size: the bytes read at a time.
+        :raises FileNotFoundError: when nothing is at the path.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        with self.open() as handle:
+            while block := handle.read(block_size):
+                size += len(block)
+                digest.update(block)
+        return size, digest.hexdigest()
 
     def exists(self) -> bool:
         """Whether something (a file or a directory) is at the path."""
@@ -138,6 +178,19 @@ class Source:
         if len(data) > limit:
             raise SourceTooLargeError(self.description, len(data), limit)
         return data
+
+
+def public_uri(text: str) -> str:
+    """Return a URI without its user info, query and fragment (where credentials and signatures live).
+
+    :param text: a URI such as ``s3://bucket/key`` or ``https://host/a.mp4?X-Amz-Signature=...``.
+    """
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _is_local(fs: Any) -> bool:

@@ -9,6 +9,10 @@ Both wait until the asset is ``ready`` (deferrable), return the asset id and pus
 to XCom under ``asset``. Both are safe to retry: what a try created (the asset, or the multipart
 session with the chunks already sent) is remembered in the task state store, and the next try carries
 on from there instead of creating a duplicate.
+
+Both are incremental by content (``dedupe="content"``, the default): the file's source URI, size and
+SHA-256 are stored in the asset's ``user_metadata``, and a file whose asset already exists on
+TwelveLabs is not uploaded again, whatever the Airflow metadata database remembers.
 """
 
 from __future__ import annotations
@@ -17,8 +21,13 @@ import mimetypes
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from airflow_provider_twelvelabs.models import is_failed
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
-from airflow_provider_twelvelabs.requests.assets import MultipartUploadRequest, UploadAssetRequest
+from airflow_provider_twelvelabs.requests.assets import (
+    ContentKey,
+    MultipartUploadRequest,
+    UploadAssetRequest,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -48,6 +57,7 @@ MULTIPART_XCOM_KEY = "multipart_upload"
 _UPLOADED_ASSET_KEY = "uploaded_asset_id"
 
 Multipart = Literal["auto"] | bool
+Dedupe = Literal["content", "off"]
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -72,12 +82,17 @@ class _AssetUploadBase(TwelveLabsJobOperator):
     The job's id is the uploaded asset's: kept in the task state store once the upload is complete,
     so a retry waits for that asset instead of uploading again. A multipart session's checkpoint is
     kept from its creation on, so a retry of an interrupted upload sends only the missing chunks.
+
+    With ``dedupe="content"``, :meth:`find_job` hashes the file (one streaming pass, bounded memory)
+    and looks for an asset of the same file name whose ``user_metadata`` holds the same content key.
     """
 
     job_kind = "asset"
     external_id_key = _UPLOADED_ASSET_KEY
     retry_memory_keys = (MULTIPART_XCOM_KEY,)
     _upload_name: str | None = None
+    _content: ContentKey | None = None
+    _hashed: bool = False
 
     def __init__(
         self,
@@ -90,9 +105,11 @@ class _AssetUploadBase(TwelveLabsJobOperator):
         wait_for_ready: bool = True,
         concurrency: int | None = None,
         upload_options: Mapping[str, Any] | None = None,
+        dedupe: Dedupe = "content",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.dedupe: str = dedupe
         self.source = source
         self.filename = filename
         self.enable_hls = enable_hls
@@ -113,6 +130,8 @@ class _AssetUploadBase(TwelveLabsJobOperator):
         self.user_metadata = request.user_metadata
         self.wait_for_ready = bool(request.wait_for_ready)
         self.upload_options = request.upload_options
+        self.dedupe = request.dedupe
+        self._content, self._hashed = None, False
         if request.concurrency is None:
             # Imported here: the upload engine is not needed to parse a DAG file.
             from airflow_provider_twelvelabs.hooks.multipart import DEFAULT_CONCURRENCY
@@ -134,7 +153,73 @@ class _AssetUploadBase(TwelveLabsJobOperator):
                 "Asset %s from an earlier try is %s, not %s", resource.id, filename, self._upload_name
             )
             return False
+        stored = ContentKey.from_metadata(getattr(resource, "user_metadata", None))
+        key = self.content_key()
+        if key is not None and stored is not None and stored != key:
+            self.log.info("Asset %s from an earlier try holds other content than %s", resource.id, key.source)
+            return False
         return True
+
+    def hashable_source(self) -> Any:
+        """The file whose content identifies the asset, or ``None`` when it is not read on the worker."""
+        return self.source
+
+    def content_key(self) -> ContentKey | None:
+        """The file's content key (source URI, size, SHA-256), or ``None`` with ``dedupe="off"``.
+
+        The file is read once, the first time this is asked, in blocks of
+        :data:`~airflow_provider_twelvelabs.sources.HASH_BLOCK_BYTES`.
+        """
+        if self._hashed:
+            return self._content
+        self._hashed = True
+        source = self.hashable_source() if self.dedupe == "content" else None
+        if source is None:
+            return None
+        from airflow_provider_twelvelabs.sources import resolve
+
+        src = resolve(source)
+        size, digest = src.sha256()
+        self._content = ContentKey(src.uri, size, digest)
+        self.log.info("Content of %s: %d bytes, sha256 %s", self._content.source, size, digest)
+        return self._content
+
+    def find_job(self, context: Context) -> Any:
+        """Return a usable asset of the same content, when ``dedupe="content"``.
+
+        Lists the assets of the same file name (``GET /assets?filename=``, 50 a page, newest first;
+        the API has no metadata filter on assets) and compares their stored content key. A failed
+        asset is never reused, nor a multipart one still ``processing`` (its upload may never have
+        been completed).
+
+        :param context: the task context.
+        """
+        key = self.content_key()
+        if key is None or not self._upload_name:
+            return None
+        for asset in self.hook.list_assets(filename=self._upload_name):
+            if asset.filename != self._upload_name or ContentKey.from_metadata(asset.user_metadata) != key:
+                continue
+            if is_failed(asset.status) or (asset.method == "multipart" and asset.status != "ready"):
+                self.log.info("Asset %s holds this content but is %s: not reusing it", asset.id, asset.status)
+                continue
+            self.log.info(
+                "Asset %s already holds %s (%d bytes, sha256 %s; status %s): reusing it, nothing uploaded",
+                asset.id,
+                key.source,
+                key.size,
+                key.sha256,
+                asset.status,
+            )
+            return asset
+        return None
+
+    def upload_metadata(self) -> dict[str, Any] | None:
+        """The ``user_metadata`` sent with the upload: the user's, with the content key when deduping."""
+        key = self.content_key()
+        if key is not None:
+            return key.merged(self.user_metadata)
+        return dict(self.user_metadata) if self.user_metadata is not None else None
 
     def _remember(self, context: Context, key: str, value: Any) -> None:
         self.remember(context, key, value)
@@ -157,7 +242,7 @@ class _AssetUploadBase(TwelveLabsJobOperator):
             file_type=file_type,
             enable_hls=self.enable_hls,
             enable_thumbnail=self.enable_thumbnail,
-            user_metadata=self.user_metadata,
+            user_metadata=self.upload_metadata(),
             resume=stored,
             on_session=keep,
             concurrency=self.concurrency,
@@ -205,6 +290,11 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
     :param upload_options: multipart tuning (``max_chunk_attempts``, ``retry_base_delay``,
         ``progress_interval``...), see
         :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader`.
+    :param dedupe: ``"content"`` (default) reuses the asset that already holds this file (same source
+        URI, size and SHA-256, stored in the asset's ``user_metadata`` as ``twelvelabs_source``,
+        ``twelvelabs_size`` and ``twelvelabs_sha256``) instead of uploading it again; the file is
+        read once beforehand to hash it. ``"off"`` always uploads. URL uploads (``method="url"``)
+        are not hashed (that would download them on the worker) and always upload.
     """
 
     template_fields = ("source", "filename", "user_metadata")
@@ -227,6 +317,10 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         self.method = method
         self.multipart = multipart
         self.file_type = file_type
+
+    def hashable_source(self) -> Any:
+        """The file to hash: none for URL uploads, which the worker does not read."""
+        return None if self.method == "url" else self.source
 
     def _validate(self) -> None:
         request = UploadAssetRequest.build_from(self)
@@ -275,7 +369,7 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
             filename=name,
             enable_hls=self.enable_hls,
             enable_thumbnail=self.enable_thumbnail,
-            user_metadata=self.user_metadata,
+            user_metadata=self.upload_metadata(),
         )
 
     def _plan_direct(self) -> None:
@@ -337,6 +431,11 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
     :param wait_for_ready: wait until the asset is ``ready`` (deferrable); else return at once.
     :param upload_options: tuning (``max_chunk_attempts``, ``retry_base_delay``, ``progress_interval``...),
         see :class:`~airflow_provider_twelvelabs.hooks.multipart.MultipartUploader`.
+    :param dedupe: ``"content"`` (default) reuses the asset that already holds this file (same source
+        URI, size and SHA-256, stored in its ``user_metadata``) instead of uploading it again. The
+        hash is computed in a streaming pass before the upload, not while the chunks are sent: the
+        chunks go out in parallel and out of order, and the key must be known for the lookup and
+        for the session's metadata before the first chunk. ``"off"`` always uploads.
     """
 
     template_fields = ("source", "filename", "user_metadata")

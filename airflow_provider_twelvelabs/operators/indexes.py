@@ -2,7 +2,9 @@
 
 Every operator here is safe to retry: a second attempt finds what the first one created (the
 index by its name, the indexed asset through the asset's back references, the legacy task by its
-file name) and carries on from there instead of creating a duplicate.
+file name) and carries on from there instead of creating a duplicate. Indexing is also incremental
+by content: an indexed asset carries its file's content key in ``user_metadata``, and the same
+content is never indexed twice in an index.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from airflow_provider_twelvelabs.links import (
 )
 from airflow_provider_twelvelabs.models import is_failed
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.requests.assets import SHA256_KEY, SOURCE_KEY, ContentKey
 from airflow_provider_twelvelabs.requests.fields import one_of
 from airflow_provider_twelvelabs.requests.indexes import (
     IF_EXISTS,
@@ -56,6 +59,8 @@ DEFAULT_INDEX_MODELS: tuple[Mapping[str, Any], ...] = (
 _NAME_TAKEN_CODES = frozenset({"index_name_already_exists"})
 
 IfExists = Literal["reuse", "fail"]
+Dedupe = Literal["content", "off"]
+OnChange = Literal["keep", "replace"]
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -212,6 +217,14 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
     and created again). The ids are pushed to XCom (``index_id``, ``indexed_asset_id``) before
     the wait, which defers to the triggerer when ``deferrable`` or polls on the worker otherwise.
 
+    Incremental by content (``dedupe="content"``, the default): when the asset carries a content key
+    (``twelvelabs_source``, ``twelvelabs_size``, ``twelvelabs_sha256`` in its ``user_metadata``, as
+    the upload operators store it), the key is copied into the indexed asset's ``user_metadata``, and
+    an indexed asset of the index with the same key is reused even when it points to another asset
+    of the same file (found with the API's user-metadata filter on ``twelvelabs_sha256``: one list
+    call, plus one read per candidate). When the file at a source changed, the new content is
+    indexed, and ``on_change`` says what becomes of the indexed assets of its earlier content.
+
     Returns the indexed asset id.
 
     :param index_id: the index id (templated).
@@ -220,6 +233,12 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
     :param user_metadata: metadata stored with the indexed asset (templated).
     :param wait_for_ready: wait until the indexed asset is ``ready``; with ``False`` return as soon
         as it is created.
+    :param dedupe: ``"content"`` (default): reuse an indexed asset of the same content, and store the
+        content key on the new one; ``"off"``: only the retry lookup through the asset's back
+        references (the asset is then not read).
+    :param on_change: ``"keep"`` (default) leaves the indexed assets of an earlier content of the same
+        source in the index; ``"replace"`` deletes them once the new one is ready (never before, so
+        the index always holds a version). Their assets are left alone. Needs ``dedupe="content"``.
     :param kwargs: passed to :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
         (``deferrable``, ``wait_timeout``, ``poll_interval``, ``twelvelabs_conn_id``...).
     """
@@ -241,9 +260,17 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         enable_video_stream: bool | None = None,
         user_metadata: Mapping[str, Any] | None = None,
         wait_for_ready: bool = True,
+        dedupe: Dedupe = "content",
+        on_change: OnChange = "keep",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.dedupe = dedupe
+        self.on_change = on_change
+        # Until prepare_job (or restore_state after a deferral) says otherwise: nothing to replace.
+        self._content: ContentKey | None = None
+        self._content_read = False
+        self._on_change = "keep"
         self.index_id = index_id
         self.asset_id = asset_id
         self.enable_video_stream = enable_video_stream
@@ -258,28 +285,80 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         request = IndexAssetRequest.build_from(self)
         self._index_id, self._asset_id = request.index_id, request.asset_id
         self._enable_video_stream, self._user_metadata = request.enable_video_stream, request.user_metadata
+        self._dedupe, self._on_change = request.dedupe, request.on_change
+        self._content, self._content_read = None, False
 
     def job_index_id(self) -> str | None:
         """The index the indexed asset lives in."""
         return self._index_id
 
+    def content_key(self) -> ContentKey | None:
+        """The content key the asset carries (read once with ``GET /assets/{id}``), or ``None``."""
+        if self._content_read:
+            return self._content
+        self._content_read = True
+        if self._dedupe == "content":
+            asset = self.hook.get_asset(self._asset_id)
+            self._content = ContentKey.from_metadata(asset.user_metadata)
+            if self._content is None:
+                self.log.info("Asset %s carries no content key: deduplicating by asset only", self._asset_id)
+        return self._content
+
     def find_job(self, context: Context) -> Any:
-        """Return this asset's usable indexed asset in the index, if it has one.
+        """Return a usable indexed asset of this asset, or of the same content, in the index.
 
         :param context: the task context.
         """
-        return self._existing(self._index_id, self._asset_id)[1]
+        found = self._existing(self._index_id, self._asset_id)[1]
+        key = self.content_key()
+        if found is not None:
+            if key is not None and ContentKey.from_metadata(found.user_metadata) is None:
+                # Indexed before content keys were stored: add the key, so later runs find it by content.
+                self.hook.update_indexed_asset(self._index_id, found.id, key.to_metadata())
+            return found
+        return self._same_content(key) if key is not None else None
+
+    def _same_content(self, key: ContentKey) -> IndexedAsset | None:
+        """Return a usable indexed asset of the index holding ``key``'s content, if there is one."""
+        for candidate in list(
+            self.hook.list_indexed_assets(self._index_id, user_metadata={SHA256_KEY: key.sha256})
+        ):
+            current = self._detail(candidate)
+            if ContentKey.from_metadata(current.user_metadata) != key:
+                continue
+            if is_failed(current.status):
+                self.log.warning("Indexed asset %s of the same content had failed: deleting it", current.id)
+                with contextlib.suppress(TwelveLabsNotFoundError):
+                    self.hook.delete_indexed_asset(self._index_id, current.id)
+                continue
+            self.log.info(
+                "Index %s already holds %s (sha256 %s) as indexed asset %s (status %s): reusing it",
+                self._index_id,
+                key.source,
+                key.sha256,
+                current.id,
+                current.status,
+            )
+            return current
+        return None
+
+    def _detail(self, listed: IndexedAsset) -> IndexedAsset:
+        # List items carry no user_metadata (contract 6.2): read the indexed asset itself then.
+        if listed.user_metadata is not None:
+            return listed
+        return self.hook.get_indexed_asset(self._index_id, listed.id)
 
     def create_job(self, context: Context) -> Any:
         """Index the asset.
 
         :param context: the task context.
         """
+        key = self.content_key()
         created = self.hook.create_indexed_asset(
             self._index_id,
             asset_id=self._asset_id,
             enable_video_stream=self._enable_video_stream,
-            user_metadata=self._user_metadata,
+            user_metadata=key.merged(self._user_metadata) if key is not None else self._user_metadata,
         )
         self.log.info(
             "Indexing asset %s in index %s: indexed asset %s", self._asset_id, self._index_id, created.id
@@ -314,8 +393,27 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
                 self.hook.delete_indexed_asset(index_id, found)
         return None, None
 
+    def resume_state(self) -> dict[str, Any]:
+        """What the replacement of older content needs after a deferral: the index and the key."""
+        if self._content is None or self._on_change != "replace":
+            return {}
+        return {
+            "index_id": self._index_id,
+            "content_key": self._content.to_metadata(),
+            "on_change": "replace",
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take back the index and the content key on the operator that resumes.
+
+        :param state: the deferral's keyword arguments.
+        """
+        if state.get("on_change") == "replace":
+            self._index_id, self._on_change = str(state["index_id"]), "replace"
+            self._content, self._content_read = ContentKey.from_metadata(state.get("content_key")), True
+
     def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> str:
-        """Log what was indexed and return the indexed asset id.
+        """Log what was indexed, replace older content when asked, and return the indexed asset id.
 
         :param context: the task context.
         :param kind: the resource kind (``indexed_asset``).
@@ -329,7 +427,30 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
             metadata.get("filename"),
             metadata.get("duration"),
         )
+        if self._on_change == "replace" and self._content is not None:
+            self._replace_older(self._content, str(resource["id"]))
         return str(resource["id"])
+
+    def _replace_older(self, key: ContentKey, keep_id: str) -> None:
+        """Delete the index's indexed assets of the same source whose content differs from ``key``."""
+        older = []
+        for candidate in list(
+            self.hook.list_indexed_assets(self._index_id, user_metadata={SOURCE_KEY: key.source})
+        ):
+            if candidate.id == keep_id:
+                continue
+            stored = ContentKey.from_metadata(self._detail(candidate).user_metadata)
+            if stored is not None and stored.source == key.source and stored.sha256 != key.sha256:
+                older.append((candidate.id, stored))
+        for old_id, stored in older:
+            with contextlib.suppress(TwelveLabsNotFoundError):
+                self.hook.delete_indexed_asset(self._index_id, old_id)
+            self.log.info(
+                "Deleted indexed asset %s of an earlier content of %s (sha256 %s): on_change='replace'",
+                old_id,
+                key.source,
+                stored.sha256,
+            )
 
 
 # --------------------------------------------------------------------------- legacy /tasks

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import model_validator
 
+from airflow_provider_twelvelabs.requests.assets import DEDUPE_MODES, ON_CHANGE, check_content_metadata
 from airflow_provider_twelvelabs.requests.fields import (
     RequestModel,
     checked,
@@ -104,16 +105,26 @@ class IndexAssetRequest(RequestModel):
     :param asset_id: the asset id.
     :param enable_video_stream: store an HLS stream of the video.
     :param user_metadata: metadata stored with the indexed asset.
+    :param dedupe: ``content`` (reuse an indexed asset of the same content) or ``off``.
+    :param on_change: ``keep`` or ``replace`` the indexed asset of an earlier content of the source.
     """
 
     index_id: IndexId
     asset_id: Annotated[str, checked(resource_id)]
     enable_video_stream: OptionalBool = None
     user_metadata: Metadata = None
+    dedupe: Annotated[str, checked(one_of, allowed=DEDUPE_MODES)] = "content"
+    on_change: Annotated[str, checked(one_of, allowed=ON_CHANGE)] = "keep"
+
+    @model_validator(mode="after")
+    def _content_keys_free(self) -> IndexAssetRequest:
+        if self.dedupe == "content":
+            check_content_metadata("user_metadata", self.user_metadata)
+        return self
 
     def to_body(self) -> dict[str, Any]:
         """Return the create call's arguments (``index_id`` is its first, positional one)."""
-        return self.model_dump()
+        return self.model_dump(exclude={"dedupe", "on_change"})
 
 
 class IndexingTaskRequest(RequestModel):

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
@@ -124,3 +125,45 @@ def test_example_dag_indexes_the_sample_media(emulator: RunningEmulator, tmp_pat
     assert _xcom(db, "create_index", "_link_TwelveLabsIndexLink") == {-1: index_url(index.id)}
     video_links = _xcom(db, "index", "_link_TwelveLabsVideoLink")
     assert video_links == {m: video_url(index.id, indexed_ids[m]) for m in indexed_ids}
+
+
+def _creates(emulator: RunningEmulator) -> dict[str, int]:
+    """How many assets, multipart sessions and indexed assets the emulator was asked to create."""
+    log = httpx.get(f"{emulator.url}/_emulator/requests").json()["data"]
+    posts = [entry["path"] for entry in log if entry["method"] == "POST"]
+    return {
+        "assets": sum(1 for path in posts if path.endswith("/assets")),
+        "multipart": sum(1 for path in posts if path.endswith("/assets/multipart-uploads")),
+        "indexed_assets": sum(1 for path in posts if path.endswith("/indexed-assets")),
+    }
+
+
+def test_a_second_run_of_the_example_dag_creates_nothing(emulator: RunningEmulator, tmp_path: Path) -> None:
+    conf = json.dumps({"source": str(MEDIA), "index_name": "e2e-incremental"})
+    outputs = []
+    # Each run gets its own Airflow home: the second one also stands for a wiped metadata database.
+    for run in ("first", "second"):
+        home = tmp_path / run
+        env = _airflow_env(home, emulator)
+        migrate = _run(["db", "migrate"], env, timeout=120)
+        assert migrate.returncode == 0, migrate.stderr[-3000:]
+        result = _run(["dags", "test", DAG_ID, "-c", conf], env, timeout=150)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-5000:]
+        assert _rows(home / "airflow.db", "SELECT state FROM dag_run WHERE dag_id = ?", DAG_ID) == [
+            ("success",)
+        ]
+        outputs.append(output)
+        if run == "first":
+            after_first = _creates(emulator)
+            assert after_first["assets"] + after_first["multipart"] == len(SAMPLES)
+            assert after_first["indexed_assets"] == len(SAMPLES)
+
+    assert _creates(emulator) == after_first
+    assert outputs[1].count("reusing it, nothing uploaded") == len(SAMPLES)
+    with TwelveLabsHook() as hook:
+        assert len(list(hook.list_assets())) == len(SAMPLES)
+        (index,) = [
+            i for i in hook.list_indexes(index_name="e2e-incremental") if i.index_name == "e2e-incremental"
+        ]
+        assert len(list(hook.list_indexed_assets(index.id))) == len(SAMPLES)

@@ -134,7 +134,13 @@ def test_direct_upload_waits_for_ready_and_pushes_the_asset(
     assert pushed["asset"]["id"] == asset_id
     assert pushed["asset"]["status"] == "ready"
     assert pushed["asset"]["filename"] == "clip.mp4"
-    assert pushed["asset"]["user_metadata"] == {"team": "news"}
+    # The user's metadata, with the content key the operator adds (dedupe="content" by default).
+    assert pushed["asset"]["user_metadata"] == {
+        "team": "news",
+        "twelvelabs_source": source.as_uri(),
+        "twelvelabs_size": source.stat().st_size,
+        "twelvelabs_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+    }
     assert stored_md5(emulator, asset_id) == md5
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from airflow_provider_twelvelabs.sources import (
     Source,
     SourceTooLargeError,
+    public_uri,
     remote_size,
     resolve,
     storage_path,
@@ -235,3 +237,63 @@ def test_the_upload_engine_and_the_opener_stand_without_the_hook() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+class _CountingHandle:
+    """A binary handle that records how many bytes each read asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._offset, self.reads = data, 0, []
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads.append(size)
+        chunk = self._data[self._offset : self._offset + size]
+        self._offset += len(chunk)
+        return chunk
+
+    def __enter__(self) -> _CountingHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_sha256_streams_the_file_in_bounded_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = bytes(range(256)) * 4099
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(data)
+    src = resolve(str(path))
+    handle = _CountingHandle(data)
+    monkeypatch.setattr(src, "open", lambda: handle)
+
+    assert src.sha256(block_size=4096) == (len(data), hashlib.sha256(data).hexdigest())
+    # Never the whole file at once: one block per read, and the file is read once.
+    assert set(handle.reads) == {4096}
+    assert len(handle.reads) == len(data) // 4096 + 2
+
+
+def test_sha256_of_an_fsspec_file_matches_the_bytes() -> None:
+    path = f"/hash-{uuid.uuid4().hex}/a.mp4"
+    fsspec.filesystem("memory").pipe(path, b"abc" * 1000)
+    assert resolve(f"memory://{path}").sha256() == (3000, hashlib.sha256(b"abc" * 1000).hexdigest())
+
+
+@pytest.mark.parametrize(
+    "given,uri",
+    [
+        (
+            "https://user:pw@cdn.example.com:8443/v/a.mp4?X-Amz-Signature=s3cr3t#t=5",
+            "https://cdn.example.com:8443/v/a.mp4",
+        ),
+        ("s3://bucket/videos/a.mp4", "s3://bucket/videos/a.mp4"),
+        ("/plain/path.mp4", "/plain/path.mp4"),
+    ],
+)
+def test_public_uri_drops_credentials_and_signatures(given: str, uri: str) -> None:
+    assert public_uri(given) == uri
+
+
+def test_the_uri_of_a_local_file_is_a_file_uri(tmp_path: Path) -> None:
+    path = tmp_path / "a.mp4"
+    assert resolve(str(path)).uri == path.as_uri()
+    assert resolve(path.as_uri()).uri == path.as_uri()

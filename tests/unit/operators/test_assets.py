@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -62,6 +63,10 @@ def context(store: StateStore | None = None) -> dict[str, Any]:
 def server(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> RecordingServer:
     extra = {"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 2}
     set_twelvelabs_connection(monkeypatch, recording_server.base_url, API_KEY, **extra)
+    # The content lookup (dedupe="content", the default) lists the assets of the file's name: none here.
+    recording_server.on(
+        "GET", "assets", Reply(200, json={"data": [], "page_info": {"page": 1, "total_page": 1}})
+    )
     recording_server.listen()
     return recording_server
 
@@ -181,7 +186,13 @@ def test_direct_upload_sends_the_documented_form(server: RecordingServer, clip: 
     assert form["filename"] == ["renamed.mp4"]
     assert form["enable_hls"] == ["false"]
     assert form["enable_thumbnail"] == ["true"]
-    assert json.loads(str(form["user_metadata"][0])) == {"show": "evening", "episode": 4}
+    assert json.loads(str(form["user_metadata"][0])) == {
+        "show": "evening",
+        "episode": 4,
+        "twelvelabs_source": clip.as_uri(),
+        "twelvelabs_size": clip.stat().st_size,
+        "twelvelabs_sha256": hashlib.sha256(clip.read_bytes()).hexdigest(),
+    }
     part = form["file"][0]
     assert isinstance(part, FormFile)
     assert part.content == clip.read_bytes()

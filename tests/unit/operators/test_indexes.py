@@ -55,6 +55,8 @@ def server(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -
     """The scripted API, with the default connection pointing at it (fast retries)."""
     extra = {"retry_base_delay": 0.01, "retry_max_wait": 0.05, "max_retries": 2}
     set_twelvelabs_connection(monkeypatch, recording_server.base_url, API_KEY, **extra)
+    # The index operator reads the asset for a content key (dedupe="content"): this one has none.
+    recording_server.on("GET", f"assets/{ASSET}", Reply(json={"_id": ASSET, "status": "ready"}))
     return recording_server
 
 
@@ -286,8 +288,9 @@ def test_index_asset_defers_after_pushing_the_ids(server, ti):
     assert API_KEY not in json.dumps(kwargs, default=str)
     assert deferred.value.method_name == "execute_complete"
     assert ti.xcom()["indexed_asset_id"] == INDEXED
-    # Only the create happened: no polling on the worker.
-    assert [m for m, _ in calls(server)] == ["GET", "POST"]
+    # Only the lookups (back references, the asset's content key) and the create: no polling on the worker.
+    assert [m for m, _ in calls(server)] == ["GET", "GET", "POST"]
+    assert not any(path.endswith(INDEXED) for _, path in calls(server))
 
 
 def test_index_asset_execute_complete_returns_the_id(ti):

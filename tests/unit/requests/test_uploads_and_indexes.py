@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_twelvelabs.requests.assets import MultipartUploadRequest, UploadAssetRequest
+from airflow_provider_twelvelabs.requests.assets import ContentKey, MultipartUploadRequest, UploadAssetRequest
 from airflow_provider_twelvelabs.requests.indexes import (
     CreateIndexRequest,
     IndexAssetRequest,
@@ -60,3 +60,27 @@ def test_index_asset_and_indexing_task_requests() -> None:
         IndexingTaskRequest.build(index_id=INDEX, video_url="ftp://media.test/v.mp4")
     with pytest.raises(ValueError, match="Give exactly one of video_path"):
         IndexingTaskRequest.build(index_id=INDEX)
+
+
+def test_the_content_key_round_trips_through_user_metadata() -> None:
+    key = ContentKey("s3://b/a.mp4", 12, "ab" * 32)
+    assert ContentKey.from_metadata({"team": "x", **key.to_metadata()}) == key
+    # The API may hand numbers back as floats or strings; the hash compares case-insensitively.
+    assert ContentKey.from_metadata({**key.to_metadata(), "twelvelabs_size": 12.0}) == key
+    assert ContentKey.from_metadata({**key.to_metadata(), "twelvelabs_sha256": "AB" * 32}) == key
+    assert ContentKey.from_metadata({"twelvelabs_source": "s3://b/a.mp4"}) is None
+    assert ContentKey.from_metadata(None) is None
+    assert key.merged({"team": "x"}) == {"team": "x", **key.to_metadata()}
+
+
+def test_dedupe_and_on_change_are_checked() -> None:
+    with pytest.raises(ValueError, match="dedupe must be 'content' or 'off', got 'yes'"):
+        UploadAssetRequest.build(source="/a.mp4", dedupe="yes")
+    with pytest.raises(ValueError, match="on_change must be 'keep' or 'replace'"):
+        IndexAssetRequest.build(index_id=INDEX, asset_id="as1", on_change="drop")
+    with pytest.raises(ValueError, match="user_metadata must not set twelvelabs_source"):
+        MultipartUploadRequest.build(source="/a.mp4", user_metadata={"twelvelabs_source": "x"})
+    # With dedupe="off" the keys are the user's to set.
+    assert IndexAssetRequest.build(
+        index_id=INDEX, asset_id="as1", dedupe="off", user_metadata={"twelvelabs_source": "x"}
+    ).to_body()["user_metadata"] == {"twelvelabs_source": "x"}

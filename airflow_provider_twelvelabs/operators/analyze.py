@@ -1,9 +1,16 @@
 """Operators for Pegasus text generation: summaries, chapters, highlights, gists and open-ended analysis.
 
-``/summarize`` and ``/gist`` have been announced for sunset. :class:`TwelveLabsSummarizeOperator` and
-:class:`TwelveLabsGistOperator` call them first and, when the API answers that the endpoint is gone,
-ask ``POST /analyze`` for the same content with a JSON-schema ``response_format``: the task's result
-has the same shape whichever path produced it.
+TwelveLabs retired ``/summarize`` and ``/gist`` on 2026-02-15. :class:`TwelveLabsSummarizeOperator`
+and :class:`TwelveLabsGistOperator` ask ``POST /analyze`` for the same content with a JSON-schema
+``response_format`` and return the shape the legacy endpoints gave; only with
+``use_legacy_endpoint=True`` do they call the legacy endpoint (falling back to ``/analyze`` when it
+answers that it is gone).
+
+``/analyze`` (SDK 1.3.6) names the video as ``video: {type: url | asset_id | base64_string}`` and
+takes no ``video_id``. An indexed video id given as ``video_id`` is mapped to the asset it indexes:
+with ``index_id``, by ``GET /indexes/{index_id}/indexed-assets/{video_id}``; without it, by looking
+for the indexed asset in each index of the account (then, as a last resort, by reading the id as an
+asset id). A ``video_id`` found nowhere fails with an error that says so.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
 from airflow_provider_twelvelabs.requests.analyze import (
     GIST_TYPES,
     MAX_PROMPT_CHARS,
+    MAX_VIDEO_SECONDS,
     SUMMARIZE_TYPES,
     AnalyzeOptions,
     AnalyzeRequest,
@@ -48,7 +56,9 @@ __all__ = [
     "TwelveLabsGistOperator",
     "TwelveLabsSummarizeOperator",
     "gist_fallback_request",
+    "resolve_video",
     "summarize_fallback_request",
+    "tidy_segments",
 ]
 
 _GIST_KEYS = {"title": "title", "topic": "topics", "hashtag": "hashtags"}
@@ -199,6 +209,129 @@ def _is_gone(exc: Exception) -> bool:
     return isinstance(exc, TwelveLabsNotFoundError) and not exc.code
 
 
+# --------------------------------------------------------------------------- video sources
+
+
+@dataclass
+class ResolvedVideo:
+    """A video source as ``/analyze`` takes it, with what is known about the video.
+
+    :param body: the request's ``video`` part, ``{"video": {"type": ..., ...}}``.
+    :param duration: the video's length in seconds, when known.
+    :param described: the source for logs (a URL without its query string).
+    """
+
+    body: dict[str, Any]
+    duration: float | None
+    described: str
+
+
+def _duration_of(metadata: Any) -> float | None:
+    value = metadata.get("duration") if isinstance(metadata, Mapping) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def _indexed_asset_in(hook: TwelveLabsHook, index_id: str, video_id: str) -> Any:
+    try:
+        return hook.get_indexed_asset(index_id, video_id)
+    except TwelveLabsNotFoundError:
+        return None
+
+
+def resolve_video(
+    hook: TwelveLabsHook,
+    *,
+    video_id: str | None = None,
+    asset_id: str | None = None,
+    video_url: str | None = None,
+    index_id: str | None = None,
+    need_duration: bool = False,
+    log: Any = None,
+) -> ResolvedVideo:
+    """Map the operator's video source to what ``/analyze`` takes.
+
+    An asset id and a URL are sent as they are. An indexed video id (``video_id``) is mapped to the
+    asset it indexes, read from ``GET /indexes/{index_id}/indexed-assets/{video_id}`` (the index
+    given, or else each index of the account in turn); an id that is no indexed video but an asset
+    is used as that asset. The indexed asset also gives the duration (``system_metadata.duration``).
+
+    :param hook: the hook to look the video up with.
+    :param video_id: an indexed video (indexed asset) id.
+    :param asset_id: an asset id.
+    :param video_url: a video URL.
+    :param index_id: the index holding ``video_id``, saving the search through every index.
+    :param need_duration: also look up an asset's duration (one ``GET /assets/{id}``).
+    :param log: a logger for what the lookup found.
+    :raises TwelveLabsError: when ``video_id`` is neither an indexed video nor an asset.
+    """
+    from airflow_provider_twelvelabs.hooks.twelvelabs import redact_url
+
+    if video_url:
+        return ResolvedVideo({"video": {"type": "url", "url": video_url}}, None, redact_url(video_url))
+    if asset_id:
+        duration = _duration_of({"duration": hook.get_asset(asset_id).duration}) if need_duration else None
+        return ResolvedVideo(
+            {"video": {"type": "asset_id", "asset_id": asset_id}}, duration, f"asset {asset_id}"
+        )
+    if not video_id:
+        raise ValueError("give exactly one of video_id, asset_id or video_url")
+    indexed = None
+    if index_id:
+        indexed = _indexed_asset_in(hook, index_id, video_id)
+        searched = f"index {index_id}"
+    else:
+        count = 0
+        for index in hook.list_indexes():
+            count += 1
+            indexed = _indexed_asset_in(hook, index.id, video_id)
+            if indexed is not None:
+                if log is not None:
+                    log.info(
+                        "Found video %s in index %s; pass index_id=%r to skip the search.",
+                        video_id,
+                        index.id,
+                        index.id,
+                    )
+                break
+        searched = f"any of the account's {count} index(es)"
+    if indexed is not None:
+        if not indexed.asset_id:
+            raise TwelveLabsError(
+                f"video_id {video_id!r} is an indexed video without an asset id, which /analyze cannot "
+                "name; give the video's asset_id or video_url instead."
+            )
+        return ResolvedVideo(
+            {"video": {"type": "asset_id", "asset_id": indexed.asset_id}},
+            _duration_of(indexed.system_metadata),
+            f"video {video_id} (asset {indexed.asset_id})",
+        )
+    try:
+        asset = hook.get_asset(video_id)
+    except TwelveLabsNotFoundError:
+        raise TwelveLabsError(
+            f"video_id {video_id!r} is not an indexed video in {searched}, nor an asset, so it cannot "
+            "be mapped to the video source /analyze takes (/analyze no longer accepts video_id); check "
+            "the id and index_id, or give asset_id or video_url."
+        ) from None
+    return ResolvedVideo(
+        {"video": {"type": "asset_id", "asset_id": asset.id or video_id}},
+        _duration_of({"duration": asset.duration}),
+        f"asset {video_id}",
+    )
+
+
+def _check_length(video: ResolvedVideo, what: str) -> None:
+    """Refuse, before the call, a video longer than the synchronous ``/analyze`` accepts."""
+    if video.duration is not None and video.duration > MAX_VIDEO_SECONDS:
+        raise TwelveLabsError(
+            f"{video.described} is {video.duration:,.0f} s long; POST /analyze accepts up to "
+            f"{MAX_VIDEO_SECONDS:,} s (1 hour). Generate the {what} of a longer video with "
+            "TwelveLabsCreateAnalyzeTaskOperator (an asynchronous analyze task, up to 2 hours)."
+        )
+
+
 # --------------------------------------------------------------------------- result shaping
 
 
@@ -237,6 +370,28 @@ def _segments(items: Any) -> list[dict[str, Any]]:
                 "text": _text(item, "chapter_summary", "highlight_summary", "summary", "text"),
             }
         )
+    return out
+
+
+def tidy_segments(segments: list[dict[str, Any]], duration: float | None) -> list[dict[str, Any]]:
+    """Order segments and make them non-overlapping and inside the video, as ``/summarize`` gave them.
+
+    A model asked for JSON may list segments out of order, let them overlap or run past the end:
+    they are sorted by start, clipped to ``[0, duration]``, and a segment starting before the
+    previous one ends starts at that end; segments left without length are dropped.
+
+    :param segments: ``{"start", "end", "title", "text"}`` items, times in seconds.
+    :param duration: the video's length, when known.
+    """
+    timed = [s for s in segments if s["start"] is not None and s["end"] is not None]
+    out: list[dict[str, Any]] = []
+    for seg in sorted(timed, key=lambda s: (s["start"], s["end"])):
+        start = max(0.0, seg["start"])
+        end = seg["end"] if duration is None else min(seg["end"], duration)
+        if out and start < out[-1]["end"]:
+            start = out[-1]["end"]
+        if end > start:
+            out.append({**seg, "start": start, "end": end})
     return out
 
 
@@ -329,18 +484,41 @@ def gist_fallback_request(types: Sequence[str]) -> tuple[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- operators
 
 
-class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
-    """Summarize an indexed video, or list its chapters or highlights, with Pegasus.
+_LEGACY_ALIAS = (
+    "prefer_legacy_endpoint is deprecated: TwelveLabs retired /summarize and /gist on 2026-02-15; "
+    "use use_legacy_endpoint (default False) instead."
+)
 
-    Calls ``POST /summarize``; when the API answers that the endpoint is gone (it was announced for
-    sunset), logs a warning and asks ``POST /analyze`` for the same content with a JSON schema, so
-    the result has the same shape either way:
+
+def _legacy_flag(use_legacy_endpoint: bool, prefer_legacy_endpoint: bool | None) -> bool:
+    if prefer_legacy_endpoint is None:
+        return bool(use_legacy_endpoint)
+    import warnings
+
+    warnings.warn(_LEGACY_ALIAS, DeprecationWarning, stacklevel=3)
+    return bool(prefer_legacy_endpoint)
+
+
+class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
+    """Summarize a video, or list its chapters or highlights, with Pegasus.
+
+    Asks ``POST /analyze`` for the content (chapters and highlights with a JSON schema) and returns
+    the shape the retired ``/summarize`` gave:
 
     * ``type="summary"``: the summary text (or, with ``response_format``, the parsed JSON);
     * ``type="chapter"`` / ``"highlight"``: a list of ``{"start", "end", "title", "text"}`` with
-      times in seconds.
+      times in seconds, ordered, non-overlapping and inside the video.
 
-    :param video_id: the indexed video (indexed asset) id. (templated)
+    Give exactly one video: ``video_id`` (an indexed video, mapped to its asset as the module
+    docstring says), ``asset_id`` or ``video_url``. ``/analyze`` takes videos of up to 1 hour; a
+    longer one (when its duration is known) fails before the call with a pointer to
+    :class:`~airflow_provider_twelvelabs.operators.analyze_async.TwelveLabsCreateAnalyzeTaskOperator`.
+
+    :param video_id: an indexed video (indexed asset) id. (templated)
+    :param asset_id: an asset id. (templated)
+    :param video_url: a public video URL. (templated)
+    :param index_id: the index holding ``video_id``: one lookup instead of a search through every
+        index. (templated)
     :param type: ``summary``, ``chapter`` or ``highlight``.
     :param prompt: context for the generation: audience, style, tone, purpose; up to 2,000 tokens,
         checked before the call as at most 8,000 characters (about 4 per token). (templated)
@@ -348,34 +526,49 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
     :param max_tokens: the longest generation, 1 to 4,096 tokens.
     :param response_format: a JSON schema for the summary (``type="summary"`` only), either
         ``{"type": "json_schema", "json_schema": {...}}`` or the bare schema. (templated)
-    :param prefer_legacy_endpoint: try ``/summarize`` first (default); ``False`` goes straight to
-        ``/analyze``, saving a request once the endpoint is gone.
+    :param use_legacy_endpoint: call the retired ``POST /summarize`` first (``video_id`` only),
+        falling back to ``/analyze`` when it answers that it is gone; default ``False``.
+    :param prefer_legacy_endpoint: deprecated name of ``use_legacy_endpoint``.
     :param kwargs: :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
         arguments (``twelvelabs_conn_id``) and ``BaseOperator`` arguments.
     """
 
-    template_fields: Sequence[str] = ("video_id", "prompt", "response_format")
+    template_fields: Sequence[str] = (
+        "video_id",
+        "asset_id",
+        "video_url",
+        "index_id",
+        "prompt",
+        "response_format",
+    )
 
     def __init__(
         self,
         *,
-        video_id: str,
+        video_id: str | None = None,
+        asset_id: str | None = None,
+        video_url: str | None = None,
+        index_id: str | None = None,
         type: str = "summary",
         prompt: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
         response_format: Mapping[str, Any] | None = None,
-        prefer_legacy_endpoint: bool = True,
+        use_legacy_endpoint: bool = False,
+        prefer_legacy_endpoint: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.video_id = video_id
+        self.asset_id = asset_id
+        self.video_url = video_url
+        self.index_id = index_id
         self.type = type
         self.prompt = prompt
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.response_format = response_format
-        self.prefer_legacy_endpoint = prefer_legacy_endpoint
+        self.use_legacy_endpoint = _legacy_flag(use_legacy_endpoint, prefer_legacy_endpoint)
         # The arguments that cannot be templated fail at DAG parse time already.
         self._check_static()
 
@@ -383,17 +576,35 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         SummarizeOptions.build_from(self)
 
     def _request(self) -> SummarizeRequest:
-        return SummarizeRequest.build_from(self)
+        request = SummarizeRequest.build_from(self)
+        if self.use_legacy_endpoint and not request.video_id:
+            raise ValueError(
+                "use_legacy_endpoint=True needs video_id: the legacy /summarize takes only an indexed "
+                "video id"
+            )
+        return request
 
     def build_request(self) -> dict[str, Any]:
-        """Validate every parameter and return the ``POST /summarize`` body; no request is made."""
-        return self._request().to_body()
+        """Validate every parameter and return the ``POST /analyze`` body; no request is made.
+
+        A ``video_id`` is shown as ``{"type": "asset_id", "asset_id": video_id}``: the mapping to
+        the asset it indexes needs a lookup, which only ``execute`` makes.
+        """
+        request = self._request()
+        text, fmt = summarize_fallback_request(self.type, request.prompt, request.response_format)
+        return {
+            **video_body(request.video_id, request.asset_id, request.video_url),
+            "prompt": text,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "response_format": fmt,
+        }
 
     def execute(self, context: Context) -> Any:
         """Generate the summary, chapters or highlights and return them JSON-native."""
         request = self._request()
-        video_id, prompt, response_format = request.video_id, request.prompt, request.response_format
-        if self.prefer_legacy_endpoint:
+        prompt, response_format = request.prompt, request.response_format
+        if self.use_legacy_endpoint:
             body = request.to_body()
             try:
                 result = self.hook.summarize(body)
@@ -402,13 +613,23 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
                     raise
                 self.log.warning(
                     "POST /summarize is gone (%s); generating the %s with POST /analyze and a JSON "
-                    "schema instead. Set prefer_legacy_endpoint=False to skip /summarize.",
+                    "schema instead. Leave use_legacy_endpoint=False to skip /summarize.",
                     exc,
                     self.type,
                 )
             else:
                 return self._from_summarize(result, response_format)
-        return self._from_analyze(video_id, prompt, response_format)
+        video = resolve_video(
+            self.hook,
+            video_id=request.video_id,
+            asset_id=request.asset_id,
+            video_url=request.video_url,
+            index_id=request.index_id,
+            need_duration=self.type != "summary",
+            log=self.log,
+        )
+        _check_length(video, self.type)
+        return self._from_analyze(video, prompt, response_format)
 
     def _from_summarize(self, result: SummarizeResult, response_format: Mapping[str, Any] | None) -> Any:
         kind = result.summarize_type
@@ -438,18 +659,18 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         )
 
     def _from_analyze(
-        self, video_id: str, prompt: str | None, response_format: Mapping[str, Any] | None
+        self, video: ResolvedVideo, prompt: str | None, response_format: Mapping[str, Any] | None
     ) -> Any:
         text, fmt = summarize_fallback_request(self.type, prompt, response_format)
         body = {
-            **video_body(video_id, None, None),
+            **video.body,
             "prompt": text,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "response_format": fmt,
         }
         generation = _run_analysis(self.hook, body, stream=False, log=self.log)
-        self.log.info("Analyze (%s) for video %s done (usage: %s)", self.type, video_id, generation.usage)
+        self.log.info("Analyze (%s) for %s done (usage: %s)", self.type, video.described, generation.usage)
         if fmt is None:
             if generation.finish_reason == "length":
                 self.log.warning("The summary was cut at max_tokens: %s", generation.warning or "")
@@ -461,78 +682,118 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         items = value.get(key) if isinstance(value, Mapping) else value
         if not isinstance(items, list):
             raise TwelveLabsError(f"The /analyze answer has no {key} list: {str(value)[:200]}")
-        # /summarize lists segments chronologically; a model asked for JSON may not, so sort them.
-        return sorted(_segments(items), key=lambda s: (s["start"] is None, s["start"] or 0.0))
+        # /summarize gave segments in order, apart and inside the video; a model asked for JSON may not.
+        return tidy_segments(_segments(items), video.duration)
 
 
 class TwelveLabsGistOperator(TwelveLabsBaseOperator):
-    """Generate a title, topics and hashtags for an indexed video with Pegasus.
+    """Generate a title, topics and hashtags for a video with Pegasus.
 
     Returns ``{"title": str | None, "topics": list[str] | None, "hashtags": list[str] | None}``;
-    parts that were not requested are ``None`` and hashtags always start with ``#``. Calls
-    ``POST /gist`` and, when the API answers that the endpoint is gone (its sunset was announced for
-    2026-02-15), logs a warning and asks ``POST /analyze`` with a JSON schema for the same result.
+    parts that were not requested are ``None`` and hashtags always start with ``#``. Asks
+    ``POST /analyze`` with a JSON schema (the retired ``/gist`` only with
+    ``use_legacy_endpoint=True``). Give exactly one of ``video_id`` (mapped to its asset as the module
+    docstring says), ``asset_id`` or ``video_url``.
 
-    :param video_id: the indexed video (indexed asset) id. (templated)
+    :param video_id: an indexed video (indexed asset) id. (templated)
+    :param asset_id: an asset id. (templated)
+    :param video_url: a public video URL. (templated)
+    :param index_id: the index holding ``video_id``. (templated)
     :param types: any of ``title``, ``topic`` and ``hashtag`` (default all three).
-    :param prefer_legacy_endpoint: try ``/gist`` first (default); ``False`` goes straight to
-        ``/analyze``.
+    :param use_legacy_endpoint: call the retired ``POST /gist`` first (``video_id`` only), falling
+        back to ``/analyze`` when it answers that it is gone; default ``False``.
+    :param prefer_legacy_endpoint: deprecated name of ``use_legacy_endpoint``.
     :param kwargs: :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
         arguments (``twelvelabs_conn_id``) and ``BaseOperator`` arguments.
     """
 
-    template_fields: Sequence[str] = ("video_id",)
+    template_fields: Sequence[str] = ("video_id", "asset_id", "video_url", "index_id")
 
     def __init__(
         self,
         *,
-        video_id: str,
+        video_id: str | None = None,
+        asset_id: str | None = None,
+        video_url: str | None = None,
+        index_id: str | None = None,
         types: Sequence[str] = GIST_TYPES,
-        prefer_legacy_endpoint: bool = True,
+        use_legacy_endpoint: bool = False,
+        prefer_legacy_endpoint: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.video_id = video_id
+        self.asset_id = asset_id
+        self.video_url = video_url
+        self.index_id = index_id
         self.types = GistOptions.build(types=types).types
-        self.prefer_legacy_endpoint = prefer_legacy_endpoint
+        self.use_legacy_endpoint = _legacy_flag(use_legacy_endpoint, prefer_legacy_endpoint)
+
+    def _request(self) -> GistRequest:
+        request = GistRequest.build_from(self)
+        if self.use_legacy_endpoint and not request.video_id:
+            raise ValueError(
+                "use_legacy_endpoint=True needs video_id: the legacy /gist takes only an indexed video id"
+            )
+        return request
 
     def build_request(self) -> dict[str, Any]:
-        """Validate every parameter and return the ``POST /gist`` body; no request is made."""
-        return GistRequest.build_from(self).to_body()
+        """Validate every parameter and return the ``POST /analyze`` body; no request is made.
+
+        A ``video_id`` is shown as ``{"type": "asset_id", "asset_id": video_id}``: the mapping to
+        the asset it indexes needs a lookup, which only ``execute`` makes.
+        """
+        request = self._request()
+        prompt, fmt = gist_fallback_request(request.types)
+        return {
+            **video_body(request.video_id, request.asset_id, request.video_url),
+            "prompt": prompt,
+            "response_format": fmt,
+        }
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Generate the gist and return ``{title, topics, hashtags}``."""
-        body = self.build_request()
-        video_id, types = body["video_id"], body["types"]
-        if self.prefer_legacy_endpoint:
+        request = self._request()
+        types = list(request.types)
+        if self.use_legacy_endpoint:
             try:
-                result: GistResult = self.hook.gist(**body)
+                result: GistResult = self.hook.gist(**request.to_body())
             except TwelveLabsError as exc:
                 if not _is_gone(exc):
                     raise
                 self.log.warning(
                     "POST /gist is gone (%s); generating the gist with POST /analyze and a JSON schema "
-                    "instead. Set prefer_legacy_endpoint=False to skip /gist.",
+                    "instead. Leave use_legacy_endpoint=False to skip /gist.",
                     exc,
                 )
             else:
-                self.log.info("Gist for video %s done (usage: %s)", video_id, result.usage or {})
+                self.log.info("Gist for video %s done (usage: %s)", request.video_id, result.usage or {})
                 return _gist_result(types, result.title, result.topics, result.hashtags)
+        video = resolve_video(
+            self.hook,
+            video_id=request.video_id,
+            asset_id=request.asset_id,
+            video_url=request.video_url,
+            index_id=request.index_id,
+            log=self.log,
+        )
+        _check_length(video, "gist")
         prompt, fmt = gist_fallback_request(types)
-        body = {**video_body(video_id, None, None), "prompt": prompt, "response_format": fmt}
+        body = {**video.body, "prompt": prompt, "response_format": fmt}
         generation = _run_analysis(self.hook, body, stream=False, log=self.log)
         value = _structured(generation, fmt["json_schema"], self.log, what="gist generation")
         if not isinstance(value, Mapping):
             raise TwelveLabsError(f"The /analyze gist answer is not a JSON object: {str(value)[:200]}")
-        self.log.info("Gist (via /analyze) for video %s done (usage: %s)", video_id, generation.usage)
+        self.log.info("Gist (via /analyze) for %s done (usage: %s)", video.described, generation.usage)
         return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
 
 
 class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
     """Run an open-ended Pegasus analysis of a video and return the generated text or JSON.
 
-    Give exactly one video: ``video_id`` (an indexed video, the legacy request shape), ``asset_id``
-    (an uploaded asset) or ``video_url`` (a public URL). With ``stream=True`` (default) the text is
+    Give exactly one video: ``video_id`` (an indexed video, mapped to the asset it indexes as the
+    module docstring says, since ``/analyze`` no longer takes ``video_id``), ``asset_id`` (an
+    uploaded asset) or ``video_url`` (a public URL). With ``stream=True`` (default) the text is
     logged as it is generated, line by line (or about every ``log_every_chars`` characters), and
     assembled; with ``stream=False`` it comes in one answer.
 
@@ -548,6 +809,8 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
     :param video_id: an indexed video id. (templated)
     :param asset_id: an asset id. (templated)
     :param video_url: a public video URL. (templated)
+    :param index_id: the index holding ``video_id``: one lookup instead of a search through every
+        index. (templated)
     :param model_name: ``pegasus1.5`` or ``pegasus1.6`` (API default ``pegasus1.5``).
     :param temperature: randomness of the text, 0 to 1 (API default 0.2).
     :param max_tokens: the longest generation, 1 to 4,096 tokens.
@@ -569,6 +832,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         "video_id",
         "asset_id",
         "video_url",
+        "index_id",
         "response_format",
         "output_path",
     )
@@ -580,6 +844,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         video_id: str | None = None,
         asset_id: str | None = None,
         video_url: str | None = None,
+        index_id: str | None = None,
         model_name: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
@@ -597,6 +862,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         self.video_id = video_id
         self.asset_id = asset_id
         self.video_url = video_url
+        self.index_id = index_id
         self.model_name = model_name
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -616,27 +882,30 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         return AnalyzeRequest.build_from(self)
 
     def build_request(self) -> dict[str, Any]:
-        """Validate every parameter and return the ``POST /analyze`` body; no request is made."""
+        """Validate every parameter and return the ``POST /analyze`` body; no request is made.
+
+        A ``video_id`` is shown as ``{"type": "asset_id", "asset_id": video_id}``: the mapping to
+        the asset it indexes needs a lookup, which only ``execute`` makes.
+        """
         return self._request().to_body()
-
-    def _describe_video(self) -> str:
-        if self.video_id:
-            return f"video {self.video_id}"
-        if self.asset_id:
-            return f"asset {self.asset_id}"
-        from airflow_provider_twelvelabs.hooks.twelvelabs import redact_url
-
-        # A video URL may be presigned: its query string is a credential.
-        return f"the video at {redact_url(str(self.video_url))}"
 
     def execute(self, context: Context) -> Any:
         """Run the analysis and return the text, the parsed JSON, or a manifest of the written file."""
         request = self._request()
-        body = request.to_body()
+        video = resolve_video(
+            self.hook,
+            video_id=request.video_id,
+            asset_id=request.asset_id,
+            video_url=request.video_url,
+            index_id=request.index_id,
+            log=self.log,
+        )
+        # A URL may be presigned: ``described`` has no query string, which may be a credential.
+        body = {**request.to_body(), **video.body}
         response_format = request.response_format
         self.log.info(
             "Analyzing %s with %s (%s)",
-            self._describe_video(),
+            video.described,
             self.model_name or "the default Pegasus model",
             "streaming" if self.stream else "not streaming",
         )

@@ -35,6 +35,8 @@ __all__ = [
     "as_standard_schema",
     "check_prompt",
     "check_response_format",
+    "check_video_source",
+    "video_body",
 ]
 
 SUMMARIZE_TYPES = ("summary", "chapter", "highlight")
@@ -48,6 +50,8 @@ CHARS_PER_TOKEN = 4
 MAX_PROMPT_CHARS = MAX_PROMPT_TOKENS * CHARS_PER_TOKEN
 #: The API caps every generation at 4,096 tokens.
 MAX_OUTPUT_TOKENS = 4096
+#: The longest video the synchronous ``POST /analyze`` accepts, in seconds (1 hour).
+MAX_VIDEO_SECONDS = 3600
 #: The shortest analysis window the API accepts, in seconds.
 MIN_WINDOW_SECONDS = 1.0
 
@@ -186,17 +190,46 @@ class AnalyzeOptions(RequestModel):
 
 
 def video_body(video_id: str | None, asset_id: str | None, video_url: str | None) -> dict[str, Any]:
-    """Return how ``/analyze`` names the video: an indexed video, an asset or a URL.
+    """Return how ``/analyze`` names the video (SDK 1.3.6 shape: ``video: {type, ...}``).
 
-    :param video_id: an indexed video id (the legacy shape, as ``/summarize`` and ``/gist`` take it).
+    ``/analyze`` no longer takes an indexed video id; the operators map a ``video_id`` to the
+    asset it indexes before the call (see :func:`resolve_video`), so ``video_id`` is only accepted
+    here for that mapped asset id.
+
+    :param video_id: an asset id found for an indexed video id (``None`` when not given).
     :param asset_id: an asset id.
     :param video_url: a video URL.
     """
-    if video_id:
-        return {"video_id": video_id}
-    if asset_id:
-        return {"video": {"type": "asset_id", "asset_id": asset_id}}
+    if asset_id or video_id:
+        return {"video": {"type": "asset_id", "asset_id": asset_id or video_id}}
     return {"video": {"type": "url", "url": video_url}}
+
+
+def check_video_source(
+    video_id: str | None, asset_id: str | None, video_url: str | None, index_id: str | None = None
+) -> None:
+    """Check that exactly one video source is given, each well formed.
+
+    :param video_id: an indexed video (indexed asset) id.
+    :param asset_id: an asset id.
+    :param video_url: an http(s) video URL.
+    :param index_id: the index of ``video_id`` (optional; only with ``video_id``).
+    """
+    values = {"video_id": video_id, "asset_id": asset_id, "video_url": video_url}
+    given = [name for name, value in values.items() if value is not None]
+    if len(given) != 1:
+        raise ValueError(
+            f"give exactly one of video_id, asset_id or video_url (got: {', '.join(given) or 'none'})"
+        )
+    if video_url is not None:
+        http_url("video_url", video_url)
+    for name in ("video_id", "asset_id"):
+        if values[name] is not None:
+            resource_id(name, values[name])
+    if index_id is not None:
+        resource_id("index_id", index_id)
+        if video_id is None:
+            raise ValueError("index_id only applies to video_id (the index that holds the video)")
 
 
 class AnalyzeRequest(AnalyzeOptions):
@@ -208,6 +241,7 @@ class AnalyzeRequest(AnalyzeOptions):
     :param video_url: an http(s) video URL.
     :param response_format: a JSON schema, bare or as ``{"type": "json_schema", ...}``.
     :param output_path: where the operator writes the result (``None`` or ``""``: XCom).
+    :param index_id: the index holding ``video_id``, to look the video's asset up directly.
     """
 
     prompt: Any = None
@@ -216,26 +250,23 @@ class AnalyzeRequest(AnalyzeOptions):
     video_url: OptionalStr = None
     response_format: ResponseFormat = None
     output_path: OptionalStr = None
+    index_id: OptionalStr = None
 
     @model_validator(mode="after")
     def _request(self) -> AnalyzeRequest:
         self.prompt = check_prompt("prompt", self.prompt, required=True)
-        given = [name for name in ("video_id", "asset_id", "video_url") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of video_id, asset_id or video_url (got: {', '.join(given) or 'none'})"
-            )
-        if self.video_url is not None:
-            http_url("video_url", self.video_url)
-        for name in ("video_id", "asset_id"):
-            if getattr(self, name) is not None:
-                resource_id(name, getattr(self, name))
+        check_video_source(self.video_id, self.asset_id, self.video_url, self.index_id)
         return self
 
-    def to_body(self) -> dict[str, Any]:
-        """Return the ``POST /analyze`` body (``None`` values are left to the hook to drop)."""
+    def to_body(self, asset_id: str | None = None) -> dict[str, Any]:
+        """Return the ``POST /analyze`` body (``None`` values are left to the hook to drop).
+
+        :param asset_id: the asset a ``video_id`` was mapped to; without it, a ``video_id`` is
+            sent as ``{"type": "asset_id", "asset_id": video_id}`` (an indexed video id is not an
+            asset id in general, so the operator maps it first).
+        """
         return {
-            **video_body(self.video_id, self.asset_id, self.video_url),
+            **video_body(self.video_id, asset_id or self.asset_id, self.video_url),
             **super().to_body(),
             "prompt": self.prompt,
             "response_format": self.response_format,
@@ -263,26 +294,35 @@ class SummarizeOptions(RequestModel):
 
 
 class SummarizeRequest(SummarizeOptions):
-    """The ``POST /summarize`` request.
+    """A summary, chapters or highlights request, with exactly one video source.
 
-    :param video_id: the indexed video id.
+    :param video_id: an indexed video id (the only source the legacy ``/summarize`` takes).
+    :param asset_id: an asset id.
+    :param video_url: an http(s) video URL.
+    :param index_id: the index holding ``video_id`` (optional).
     :param prompt: context for the generation (optional).
     :param response_format: a JSON schema for the summary (``type="summary"`` only).
     """
 
-    video_id: Annotated[str, checked(resource_id)]
+    video_id: OptionalStr = None
+    asset_id: OptionalStr = None
+    video_url: OptionalStr = None
+    index_id: OptionalStr = None
     prompt: Any = None
     response_format: ResponseFormat = None
 
     @model_validator(mode="after")
     def _request(self) -> SummarizeRequest:
         self.prompt = check_prompt("prompt", self.prompt, required=False)
+        check_video_source(self.video_id, self.asset_id, self.video_url, self.index_id)
         if self.response_format is not None and self.type != "summary":
             raise ValueError(f"response_format is only valid with type='summary', not type={self.type!r}")
         return self
 
     def to_body(self) -> dict[str, Any]:
-        """Return the ``POST /summarize`` body (``None`` values are left to the hook to drop)."""
+        """Return the legacy ``POST /summarize`` body (``None`` values are left to the hook to drop)."""
+        if not self.video_id:
+            raise ValueError("the legacy /summarize endpoint takes only video_id (an indexed video id)")
         return {
             "video_id": self.video_id,
             **super().to_body(),
@@ -308,13 +348,26 @@ class GistOptions(RequestModel):
 
 
 class GistRequest(GistOptions):
-    """The ``POST /gist`` request (the hook call's keyword arguments).
+    """A gist request, with exactly one video source.
 
-    :param video_id: the indexed video id.
+    :param video_id: an indexed video id (the only source the legacy ``/gist`` takes).
+    :param asset_id: an asset id.
+    :param video_url: an http(s) video URL.
+    :param index_id: the index holding ``video_id`` (optional).
     """
 
-    video_id: Annotated[str, checked(resource_id)]
+    video_id: OptionalStr = None
+    asset_id: OptionalStr = None
+    video_url: OptionalStr = None
+    index_id: OptionalStr = None
+
+    @model_validator(mode="after")
+    def _request(self) -> GistRequest:
+        check_video_source(self.video_id, self.asset_id, self.video_url, self.index_id)
+        return self
 
     def to_body(self) -> dict[str, Any]:
-        """Return the ``POST /gist`` body."""
+        """Return the legacy ``POST /gist`` body (the hook call's keyword arguments)."""
+        if not self.video_id:
+            raise ValueError("the legacy /gist endpoint takes only video_id (an indexed video id)")
         return {"video_id": self.video_id, **super().to_body()}

@@ -1,7 +1,8 @@
-"""The Pegasus operators against the emulator over real HTTP: summaries, gists, analysis, sunset fallback."""
+"""The Pegasus operators against the emulator over real HTTP: summaries, gists, analysis, legacy endpoints."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -71,42 +72,57 @@ def _duration(catalog: Catalog, video_id: str) -> float:
         return float(client.get(f"/assets/{asset_id}").json()["duration"])
 
 
-# --------------------------------------------------------------------------- summarize
+def _analyze_raw(catalog: Catalog, body: dict[str, Any]) -> Any:
+    """What the API itself answers to ``body`` (``None`` values dropped, as the hook does)."""
+    clean = {k: v for k, v in body.items() if v is not None}
+    return _raw(catalog, "/analyze", {**clean, "stream": False})["data"]
 
 
-def test_summary_is_the_api_text(catalog: Catalog, video: str) -> None:
+def _asset_of(catalog: Catalog, video_id: str) -> str:
+    return catalog.asset_ids[catalog.video_ids.index(video_id)]
+
+
+LEGACY_SERVED = {"summarize_gone": False, "gist_gone": False}
+
+
+# --------------------------------------------------------------------------- summarize (today's API)
+
+
+def test_summary_is_the_analyze_text_and_no_legacy_call_is_made(catalog: Catalog, video: str) -> None:
     mark = len(catalog.log())
-    result = TwelveLabsSummarizeOperator(task_id="s", video_id=video).execute({})
-    assert catalog.requests_since(mark) == [("POST", "/summarize", 200)]
-    expected = _raw(catalog, "/summarize", {"video_id": video, "type": "summary"})["summary"]
-    assert isinstance(result, str) and result == expected
+    op = TwelveLabsSummarizeOperator(task_id="s", video_id=video, index_id=catalog.index_id)
+    result = op.execute({})
+    assert catalog.requests_since(mark) == [
+        ("GET", f"/indexes/{catalog.index_id}/indexed-assets/{video}", 200),
+        ("POST", "/analyze", 200),
+    ]
+    body = {**op.build_request(), "video": {"type": "asset_id", "asset_id": _asset_of(catalog, video)}}
+    assert isinstance(result, str) and result == _analyze_raw(catalog, body)
 
 
 def test_prompt_and_options_reach_the_api(catalog: Catalog, video: str) -> None:
     options = {"prompt": "For a children's TV guide, one sentence.", "temperature": 0.9, "max_tokens": 40}
-    result = TwelveLabsSummarizeOperator(task_id="s", video_id=video, **options).execute({})
-    expected = _raw(catalog, "/summarize", {"video_id": video, "type": "summary", **options})["summary"]
-    plain = _raw(catalog, "/summarize", {"video_id": video, "type": "summary"})["summary"]
-    assert result == expected
+    op = TwelveLabsSummarizeOperator(task_id="s", asset_id=_asset_of(catalog, video), **options)
+    result = op.execute({})
+    plain = TwelveLabsSummarizeOperator(task_id="s", asset_id=_asset_of(catalog, video)).execute({})
+    body = op.build_request()
+    assert "For a children's TV guide" in body["prompt"] and body["temperature"] == 0.9
+    assert result == _analyze_raw(catalog, body)
     assert result != plain
 
 
-@pytest.mark.parametrize(
-    ("kind", "key", "title", "text"),
-    [
-        ("chapter", "chapters", "chapter_title", "chapter_summary"),
-        ("highlight", "highlights", "highlight", "highlight_summary"),
-    ],
-)
-def test_chapters_and_highlights_are_normalised(
-    catalog: Catalog, video: str, kind: str, key: str, title: str, text: str
+@pytest.mark.parametrize("kind", ["chapter", "highlight"])
+def test_chapters_and_highlights_are_ordered_apart_and_inside_the_video(
+    catalog: Catalog, video: str, kind: str
 ) -> None:
+    mark = len(catalog.log())
     result = TwelveLabsSummarizeOperator(task_id="s", video_id=video, type=kind).execute({})
-    raw = _raw(catalog, "/summarize", {"video_id": video, "type": kind})
-    assert raw["summarize_type"] == kind
-    assert result == _segments(raw[key], title, text)
+    paths = [path for _, path, _ in catalog.requests_since(mark)]
+    assert "/summarize" not in paths and paths[-1] == "/analyze"
     duration = _duration(catalog, video)
-    assert result and all(0 <= s["start"] <= s["end"] <= duration + 1 for s in result)
+    assert result and all(set(s) == {"start", "end", "title", "text"} for s in result)
+    assert all(0 <= s["start"] < s["end"] <= duration for s in result)
+    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(result))
     assert json.loads(json.dumps(result)) == result  # JSON-native for XCom
 
 
@@ -117,32 +133,108 @@ def test_structured_summary_is_parsed_json(catalog: Catalog, video: str) -> None
     jsonschema.validate(result, SCHEMA)
 
 
+@pytest.mark.parametrize("reference", ["asset_id", "video_url"])
+def test_summary_and_gist_of_an_asset_or_a_url(catalog: Catalog, reference: str) -> None:
+    value = (
+        catalog.asset_ids[1]
+        if reference == "asset_id"
+        else "https://cdn.example.com/clips/beach.mp4?duration=90"
+    )
+    mark = len(catalog.log())
+    summary = TwelveLabsSummarizeOperator(task_id="s", **{reference: value}).execute({})
+    gist = TwelveLabsGistOperator(task_id="g", **{reference: value}).execute({})
+    assert [p for _, p, _ in catalog.requests_since(mark)] == ["/analyze", "/analyze"]
+    expected = _analyze_raw(
+        catalog, TwelveLabsSummarizeOperator(task_id="s", **{reference: value}).build_request()
+    )
+    assert summary == expected and summary
+    assert gist["title"] and gist["topics"] and gist["hashtags"]
+
+
 # --------------------------------------------------------------------------- gist
 
 
 @pytest.mark.parametrize("types", [["title", "topic", "hashtag"], ["topic"], ["hashtag", "title"]])
 def test_gist_returns_the_requested_parts(catalog: Catalog, video: str, types: list[str]) -> None:
+    mark = len(catalog.log())
     result = TwelveLabsGistOperator(task_id="g", video_id=video, types=types).execute({})
-    raw = _raw(catalog, "/gist", {"video_id": video, "types": types})
-    assert result == {
-        "title": raw.get("title"),
-        "topics": raw.get("topics"),
-        "hashtags": raw.get("hashtags"),
-    }
+    assert "/gist" not in [p for _, p, _ in catalog.requests_since(mark)]
     assert set(result) == {"title", "topics", "hashtags"}
     assert (result["title"] is not None) == ("title" in types)
     assert (result["topics"] is not None) == ("topic" in types)
     assert (result["hashtags"] is not None) == ("hashtag" in types)
+    assert all(tag.startswith("#") and " " not in tag for tag in result["hashtags"] or [])
 
 
-def test_unknown_video_is_not_found_and_does_not_fall_back(catalog: Catalog) -> None:
+# --------------------------------------------------------------------------- video_id mapping
+
+
+def test_video_id_is_mapped_to_the_asset_it_indexes(catalog: Catalog, video: str) -> None:
+    by_video = TwelveLabsAnalyzeOperator(
+        task_id="a", prompt="Describe.", video_id=video, stream=False
+    ).execute({})
+    by_asset = TwelveLabsAnalyzeOperator(
+        task_id="a", prompt="Describe.", asset_id=_asset_of(catalog, video), stream=False
+    ).execute({})
+    assert by_video == by_asset and by_video
+
+
+def test_unknown_video_id_is_rejected_clearly(catalog: Catalog) -> None:
     mark = len(catalog.log())
-    with pytest.raises(TwelveLabsNotFoundError, match="resource_not_exist"):
+    with pytest.raises(TwelveLabsError, match="is not an indexed video in any of the account's"):
         TwelveLabsGistOperator(task_id="g", video_id="ffffffffffffffffffffffff").execute({})
-    assert catalog.requests_since(mark) == [("POST", "/gist", 404)]
+    assert "/analyze" not in [p for _, p, _ in catalog.requests_since(mark)]
 
 
-# --------------------------------------------------------------------------- sunset fallback
+def test_video_id_in_another_index_is_rejected_clearly(catalog: Catalog, video: str) -> None:
+    with pytest.raises(TwelveLabsError, match="is not an indexed video in index"):
+        TwelveLabsSummarizeOperator(task_id="s", video_id=video, index_id="eeeeeeeeeeeeeeeeeeeeeeee").execute(
+            {}
+        )
+
+
+# --------------------------------------------------------------------------- the legacy endpoints, on request
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "title", "text"),
+    [
+        ("summary", "summary", "", ""),
+        ("chapter", "chapters", "chapter_title", "chapter_summary"),
+        ("highlight", "highlights", "highlight", "highlight_summary"),
+    ],
+)
+def test_use_legacy_endpoint_calls_summarize(
+    catalog: Catalog, video: str, kind: str, key: str, title: str, text: str
+) -> None:
+    with catalog.config(**LEGACY_SERVED):
+        mark = len(catalog.log())
+        result = TwelveLabsSummarizeOperator(
+            task_id="s", video_id=video, type=kind, use_legacy_endpoint=True
+        ).execute({})
+        assert catalog.requests_since(mark) == [("POST", "/summarize", 200)]
+        raw = _raw(catalog, "/summarize", {"video_id": video, "type": kind})
+    assert raw["summarize_type"] == kind
+    assert result == (raw[key] if kind == "summary" else _segments(raw[key], title, text))
+
+
+def test_use_legacy_endpoint_calls_gist(catalog: Catalog, video: str) -> None:
+    with catalog.config(**LEGACY_SERVED):
+        mark = len(catalog.log())
+        result = TwelveLabsGistOperator(task_id="g", video_id=video, use_legacy_endpoint=True).execute({})
+        assert catalog.requests_since(mark) == [("POST", "/gist", 200)]
+        raw = _raw(catalog, "/gist", {"video_id": video, "types": ["title", "topic", "hashtag"]})
+    assert result == {"title": raw["title"], "topics": raw["topics"], "hashtags": raw["hashtags"]}
+
+
+def test_legacy_unknown_video_is_not_found_and_does_not_fall_back(catalog: Catalog) -> None:
+    with catalog.config(**LEGACY_SERVED):
+        mark = len(catalog.log())
+        with pytest.raises(TwelveLabsNotFoundError, match="resource_not_exist"):
+            TwelveLabsGistOperator(
+                task_id="g", video_id="ffffffffffffffffffffffff", use_legacy_endpoint=True
+            ).execute({})
+        assert catalog.requests_since(mark) == [("POST", "/gist", 404)]
 
 
 def _shape(value: Any) -> Any:
@@ -154,57 +246,43 @@ def _shape(value: Any) -> Any:
     return type(value).__name__
 
 
-def test_gist_falls_back_to_analyze_when_gone(
+def test_legacy_gist_falls_back_to_analyze_when_gone(
     catalog: Catalog, video: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    legacy = TwelveLabsGistOperator(task_id="g", video_id=video).execute({})
-    mark = len(catalog.log())
+    with catalog.config(**LEGACY_SERVED):
+        legacy = TwelveLabsGistOperator(task_id="g", video_id=video, use_legacy_endpoint=True).execute({})
     with catalog.config(gist_gone=True):
-        result = TwelveLabsGistOperator(task_id="g", video_id=video).execute({})
-    assert catalog.requests_since(mark) == [("POST", "/gist", 410), ("POST", "/analyze", 200)]
+        mark = len(catalog.log())
+        op = TwelveLabsGistOperator(
+            task_id="g", video_id=video, index_id=catalog.index_id, use_legacy_endpoint=True
+        )
+        result = op.execute({})
+        assert catalog.requests_since(mark) == [
+            ("POST", "/gist", 410),
+            ("GET", f"/indexes/{catalog.index_id}/indexed-assets/{video}", 200),
+            ("POST", "/analyze", 200),
+        ]
     assert _shape(result) == _shape(legacy)
-    assert result["title"] and result["topics"] and result["hashtags"]
-    assert all(tag.startswith("#") and " " not in tag for tag in result["hashtags"])
     assert "POST /gist is gone" in capsys.readouterr().out
 
 
-def test_gist_fallback_keeps_unrequested_parts_empty(catalog: Catalog, video: str) -> None:
-    with catalog.config(gist_gone=True):
-        result = TwelveLabsGistOperator(task_id="g", video_id=video, types=["hashtag"]).execute({})
-    assert result["title"] is None and result["topics"] is None
-    assert result["hashtags"]
-
-
 @pytest.mark.parametrize("kind", ["summary", "chapter", "highlight"])
-def test_summarize_falls_back_to_analyze_with_the_same_result_type(
+def test_legacy_summarize_falls_back_with_the_same_result_type(
     catalog: Catalog, video: str, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    legacy = TwelveLabsSummarizeOperator(task_id="s", video_id=video, type=kind).execute({})
-    mark = len(catalog.log())
+    with catalog.config(**LEGACY_SERVED):
+        legacy = TwelveLabsSummarizeOperator(
+            task_id="s", video_id=video, type=kind, use_legacy_endpoint=True
+        ).execute({})
     with catalog.config(summarize_gone=True):
-        result = TwelveLabsSummarizeOperator(task_id="s", video_id=video, type=kind).execute({})
-    assert catalog.requests_since(mark) == [("POST", "/summarize", 410), ("POST", "/analyze", 200)]
+        mark = len(catalog.log())
+        result = TwelveLabsSummarizeOperator(
+            task_id="s", video_id=video, type=kind, use_legacy_endpoint=True
+        ).execute({})
+        requests = catalog.requests_since(mark)
+    assert requests[0] == ("POST", "/summarize", 410) and requests[-1] == ("POST", "/analyze", 200)
     assert _shape(result) == _shape(legacy)
-    if kind != "summary":
-        assert result and all(set(s) == {"start", "end", "title", "text"} for s in result)
-        assert [s["start"] for s in result] == sorted(s["start"] for s in result)
     assert "POST /summarize is gone" in capsys.readouterr().out
-
-
-def test_structured_summary_fallback_validates(catalog: Catalog, video: str) -> None:
-    with catalog.config(summarize_gone=True):
-        result = TwelveLabsSummarizeOperator(task_id="s", video_id=video, response_format=SCHEMA).execute({})
-    jsonschema.validate(result, SCHEMA)
-
-
-def test_prefer_legacy_endpoint_false_skips_the_legacy_call(catalog: Catalog, video: str) -> None:
-    mark = len(catalog.log())
-    gist = TwelveLabsGistOperator(task_id="g", video_id=video, prefer_legacy_endpoint=False).execute({})
-    chapters = TwelveLabsSummarizeOperator(
-        task_id="s", video_id=video, type="chapter", prefer_legacy_endpoint=False
-    ).execute({})
-    assert catalog.requests_since(mark) == [("POST", "/analyze", 200), ("POST", "/analyze", 200)]
-    assert gist["title"] and chapters
 
 
 # --------------------------------------------------------------------------- analyze

@@ -21,6 +21,10 @@ from tests.helpers.http_server import RecordingServer, Reply
 
 API_KEY = "tlk_UNIT_analyze_3f9a1c7e5b2d"
 VIDEO = "6298d673f1090f1100476d4c"
+ASSET = "6298d673f1090f1100476d99"
+INDEX = "6298d673f1090f1100470000"
+#: The indexed asset ``VIDEO`` of ``INDEX``: it indexes ``ASSET``, a 61 s video.
+INDEXED = {"_id": VIDEO, "asset_id": ASSET, "status": "ready", "system_metadata": {"duration": 61.0}}
 
 
 @pytest.fixture
@@ -162,7 +166,9 @@ def test_summarize_tolerates_the_old_answer_without_summarize_type(server: Recor
         {"chapter_number": 1, "start": 30, "end": 61, "chapter_title": "Main", "chapter_summary": "Body."},
     ]
     server.on("POST", "summarize", Reply(200, json={"id": "s1", "chapters": chapters, "usage": {}}))
-    result = TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, type="chapter").execute({})
+    result = TwelveLabsSummarizeOperator(
+        task_id="t", video_id=VIDEO, use_legacy_endpoint=True, type="chapter"
+    ).execute({})
     assert result == [
         {"start": 0.0, "end": 30.0, "title": "Intro", "text": "Hello."},
         {"start": 30.0, "end": 61.0, "title": "Main", "text": "Body."},
@@ -188,7 +194,13 @@ def test_summarize_highlights_prefer_the_float_seconds(server: RecordingServer) 
         Reply(200, json={"summarize_type": "highlight", "id": "h", "highlights": highlights}),
     )
     op = TwelveLabsSummarizeOperator(
-        task_id="t", video_id=VIDEO, type="highlight", prompt="For fans", temperature=0.7, max_tokens=300
+        task_id="t",
+        video_id=VIDEO,
+        use_legacy_endpoint=True,
+        type="highlight",
+        prompt="For fans",
+        temperature=0.7,
+        max_tokens=300,
     )
     assert op.execute({}) == [{"start": 4.56, "end": 9.2, "title": "Goal", "text": "A."}]
     assert server.requests[0].json() == {
@@ -203,7 +215,7 @@ def test_summarize_highlights_prefer_the_float_seconds(server: RecordingServer) 
 def test_summarize_with_an_empty_answer_fails_clearly(server: RecordingServer) -> None:
     server.on("POST", "summarize", Reply(200, json={"id": "s1", "usage": {"output_tokens": 0}}))
     with pytest.raises(TwelveLabsError, match="holds no summary, chapters or highlights"):
-        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO).execute({})
+        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, use_legacy_endpoint=True).execute({})
 
 
 def test_missing_video_is_not_mistaken_for_a_gone_endpoint(server: RecordingServer) -> None:
@@ -215,7 +227,7 @@ def test_missing_video_is_not_mistaken_for_a_gone_endpoint(server: RecordingServ
         ),
     )
     with pytest.raises(TwelveLabsNotFoundError, match="does not exist"):
-        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO).execute({})
+        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, use_legacy_endpoint=True).execute({})
     assert [r.api_path for r in server.requests] == ["summarize"]
 
 
@@ -228,12 +240,17 @@ def test_sunset_code_on_a_404_falls_back_to_analyze(
         "analyze",
         Reply(200, json={"id": "a", "data": "A short summary.", "finish_reason": "stop", "usage": {}}),
     )
-    result = TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, prompt="For kids").execute({})
+    server.on("GET", f"indexes/{INDEX}/indexed-assets/{VIDEO}", Reply(200, json=INDEXED))
+    result = TwelveLabsSummarizeOperator(
+        task_id="t", video_id=VIDEO, index_id=INDEX, use_legacy_endpoint=True, prompt="For kids"
+    ).execute({})
     assert result == "A short summary."
-    assert [r.api_path for r in server.requests] == ["summarize", "analyze"]
-    body = server.requests[1].json()
-    # The legacy request shape, non-streaming, with the user's prompt kept.
-    assert body["video_id"] == VIDEO and body["stream"] is False and body["prompt"] == "For kids"
+    paths = [r.api_path for r in server.requests]
+    assert paths == ["summarize", f"indexes/{INDEX}/indexed-assets/{VIDEO}", "analyze"]
+    body = server.requests[2].json()
+    # The current request shape (the asset the video indexes), non-streaming, the user's prompt kept.
+    assert body["video"] == {"type": "asset_id", "asset_id": ASSET}
+    assert "video_id" not in body and body["stream"] is False and body["prompt"] == "For kids"
     assert "POST /summarize is gone" in capsys.readouterr().out
 
 
@@ -245,21 +262,113 @@ def test_bare_404_without_code_on_gist_is_read_as_gone(server: RecordingServer) 
         "analyze",
         Reply(200, json={"id": "a", "data": json.dumps(gist), "finish_reason": "stop", "usage": {}}),
     )
-    result = TwelveLabsGistOperator(task_id="t", video_id=VIDEO).execute({})
+    server.on("GET", f"indexes/{INDEX}/indexed-assets/{VIDEO}", Reply(200, json=INDEXED))
+    result = TwelveLabsGistOperator(
+        task_id="t", video_id=VIDEO, index_id=INDEX, use_legacy_endpoint=True
+    ).execute({})
     assert result == {"title": "A title", "topics": ["Cooking"], "hashtags": ["#food", "#Chef"]}
-    schema = server.requests[1].json()["response_format"]["json_schema"]
+    schema = server.requests[-1].json()["response_format"]["json_schema"]
     assert schema["required"] == ["title", "topics", "hashtags"]
 
 
-def test_gist_fallback_truncated_json_fails_clearly(server: RecordingServer) -> None:
-    server.on("POST", "gist", Reply(410, json={"code": "endpoint_sunset", "message": "Gone."}))
+def test_gist_truncated_json_fails_clearly(server: RecordingServer) -> None:
     server.on(
         "POST",
         "analyze",
         Reply(200, json={"id": "a", "data": '{"title": "Cut', "finish_reason": "length", "usage": {}}),
     )
     with pytest.raises(TwelveLabsError, match="max_tokens"):
-        TwelveLabsGistOperator(task_id="t", video_id=VIDEO, types=["title"]).execute({})
+        TwelveLabsGistOperator(task_id="t", asset_id=ASSET, types=["title"]).execute({})
+
+
+# --------------------------------------------------------------------------- today's API by default
+
+
+def _analyze_reply(data: Any) -> Reply:
+    text = data if isinstance(data, str) else json.dumps(data)
+    return Reply(200, json={"id": "a", "data": text, "finish_reason": "stop", "usage": {}})
+
+
+def test_summarize_and_gist_go_straight_to_analyze(server: RecordingServer) -> None:
+    server.on("POST", "analyze", _analyze_reply("A summary."))
+    assert TwelveLabsSummarizeOperator(task_id="t", asset_id=ASSET).execute({}) == "A summary."
+    server.on("POST", "analyze", _analyze_reply({"title": "T", "topics": ["x"], "hashtags": ["y"]}))
+    gist = TwelveLabsGistOperator(task_id="t", video_url="https://cdn.example.com/v.mp4").execute({})
+    assert gist == {"title": "T", "topics": ["x"], "hashtags": ["#y"]}
+    assert [r.api_path for r in server.requests] == ["analyze", "analyze"]
+    first, second = (r.json() for r in server.requests)
+    assert first["video"] == {"type": "asset_id", "asset_id": ASSET} and "video_id" not in first
+    assert second["video"] == {"type": "url", "url": "https://cdn.example.com/v.mp4"}
+
+
+def test_chapters_are_ordered_apart_and_inside_the_video(server: RecordingServer) -> None:
+    server.on("GET", f"assets/{ASSET}", Reply(200, json={"_id": ASSET, "status": "ready", "duration": 60.0}))
+    chapters = [
+        {"start_time": 30, "end_time": 45, "title": "B", "summary": "b"},
+        {"start_time": 0, "end_time": 32, "title": "A", "summary": "a"},
+        {"start_time": 44, "end_time": 75, "title": "C", "summary": "c"},
+        {"start_time": 80, "end_time": 90, "title": "After the end", "summary": "x"},
+    ]
+    server.on("POST", "analyze", _analyze_reply({"chapters": chapters}))
+    result = TwelveLabsSummarizeOperator(task_id="t", asset_id=ASSET, type="chapter").execute({})
+    assert result == [
+        {"start": 0.0, "end": 32.0, "title": "A", "text": "a"},
+        {"start": 32.0, "end": 45.0, "title": "B", "text": "b"},
+        {"start": 45.0, "end": 60.0, "title": "C", "text": "c"},
+    ]
+
+
+def test_video_id_is_mapped_to_its_asset_through_the_index(server: RecordingServer) -> None:
+    server.on("GET", f"indexes/{INDEX}/indexed-assets/{VIDEO}", Reply(200, json=INDEXED))
+    server.on("POST", "analyze", _analyze_reply("ok"))
+    TwelveLabsAnalyzeOperator(
+        task_id="t", prompt="Describe", video_id=VIDEO, index_id=INDEX, stream=False
+    ).execute({})
+    body = server.requests[-1].json()
+    assert body["video"] == {"type": "asset_id", "asset_id": ASSET} and "video_id" not in body
+
+
+def test_video_id_without_index_is_searched_in_each_index(server: RecordingServer) -> None:
+    other = "6298d673f1090f1100471111"
+    page = {"data": [{"_id": other, "index_name": "o"}, {"_id": INDEX, "index_name": "i"}], "page_info": {}}
+    server.on("GET", "indexes", Reply(200, json={**page, "page_info": {"page": 1, "total_page": 1}}))
+    server.on("GET", f"indexes/{INDEX}/indexed-assets/{VIDEO}", Reply(200, json=INDEXED))
+    server.on("POST", "analyze", _analyze_reply({"title": "T"}))
+    TwelveLabsGistOperator(task_id="t", video_id=VIDEO, types=["title"]).execute({})
+    paths = [r.api_path for r in server.requests]
+    assert paths == [
+        "indexes",
+        f"indexes/{other}/indexed-assets/{VIDEO}",
+        f"indexes/{INDEX}/indexed-assets/{VIDEO}",
+        "analyze",
+    ]
+    assert server.requests[-1].json()["video"] == {"type": "asset_id", "asset_id": ASSET}
+
+
+def test_unknown_video_id_is_rejected_clearly(server: RecordingServer) -> None:
+    server.on("GET", "indexes", Reply(200, json={"data": [], "page_info": {"page": 1, "total_page": 1}}))
+    with pytest.raises(TwelveLabsError, match=r"video_id '6298d673f1090f1100476d4c' is not an indexed video"):
+        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO).execute({})
+    assert "analyze" not in [r.api_path for r in server.requests]
+
+
+def test_video_over_an_hour_is_refused_before_analyze(server: RecordingServer) -> None:
+    long = {**INDEXED, "system_metadata": {"duration": 5400.0}}
+    server.on("GET", f"indexes/{INDEX}/indexed-assets/{VIDEO}", Reply(200, json=long))
+    with pytest.raises(TwelveLabsError, match="TwelveLabsCreateAnalyzeTaskOperator"):
+        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, index_id=INDEX).execute({})
+    assert "analyze" not in [r.api_path for r in server.requests]
+
+
+def test_legacy_endpoint_needs_a_video_id() -> None:
+    with pytest.raises(ValueError, match="use_legacy_endpoint=True needs video_id"):
+        TwelveLabsGistOperator(task_id="t", asset_id=ASSET, use_legacy_endpoint=True).execute({})
+
+
+def test_prefer_legacy_endpoint_is_a_deprecated_alias() -> None:
+    with pytest.warns(DeprecationWarning, match="use_legacy_endpoint"):
+        op = TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, prefer_legacy_endpoint=True)
+    assert op.use_legacy_endpoint is True
 
 
 # --------------------------------------------------------------------------- analyze
@@ -284,7 +393,7 @@ def test_long_unbroken_stream_is_logged_in_bounded_pieces(
     words = [f"word{i} " for i in range(200)]
     server.on("POST", "analyze", Reply(200, lines=_stream(*words)))
     result = TwelveLabsAnalyzeOperator(
-        task_id="t", prompt="Describe", video_id=VIDEO, log_every_chars=100
+        task_id="t", prompt="Describe", asset_id=ASSET, log_every_chars=100
     ).execute({})
     assert result == "".join(words)
     pieces = _pegasus_lines(capsys)
@@ -296,14 +405,14 @@ def test_long_unbroken_stream_is_logged_in_bounded_pieces(
 def test_stream_without_stream_end_fails(server: RecordingServer) -> None:
     server.on("POST", "analyze", Reply(200, lines=_stream("partial", end=False)))
     with pytest.raises(TwelveLabsError, match="without a stream_end"):
-        TwelveLabsAnalyzeOperator(task_id="t", prompt="Describe", video_id=VIDEO).execute({})
+        TwelveLabsAnalyzeOperator(task_id="t", prompt="Describe", asset_id=ASSET).execute({})
 
 
 def test_truncated_text_is_returned_with_a_warning(
     server: RecordingServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server.on("POST", "analyze", Reply(200, lines=_stream("Cut he", "re", finish="length")))
-    result = TwelveLabsAnalyzeOperator(task_id="t", prompt="Describe", video_id=VIDEO).execute({})
+    result = TwelveLabsAnalyzeOperator(task_id="t", prompt="Describe", asset_id=ASSET).execute({})
     assert result == "Cut here"
     assert "finish_reason=length" in capsys.readouterr().out
 
@@ -315,7 +424,7 @@ def test_structured_output_that_is_not_json_fails(server: RecordingServer) -> No
         Reply(200, json={"id": "a", "data": "Sure! Here it is", "finish_reason": "stop", "usage": {}}),
     )
     op = TwelveLabsAnalyzeOperator(
-        task_id="t", prompt="Describe", video_id=VIDEO, stream=False, response_format={"type": "object"}
+        task_id="t", prompt="Describe", asset_id=ASSET, stream=False, response_format={"type": "object"}
     )
     with pytest.raises(TwelveLabsError, match="not valid JSON"):
         op.execute({})
@@ -362,7 +471,7 @@ def test_rate_limited_empty_429_is_retried(server: RecordingServer) -> None:
         Reply(429, headers={"Retry-After": "0"}),
         Reply(200, json={"id": "a", "data": "after the wait", "finish_reason": "stop", "usage": {}}),
     )
-    op = TwelveLabsAnalyzeOperator(task_id="t", prompt="Describe", video_id=VIDEO, stream=False)
+    op = TwelveLabsAnalyzeOperator(task_id="t", prompt="Describe", asset_id=ASSET, stream=False)
     assert op.execute({}) == "after the wait"
     assert len(server.requests) == 2
 

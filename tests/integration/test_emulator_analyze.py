@@ -12,6 +12,7 @@ import httpx
 import jsonschema
 import pytest
 
+from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.integration.compute_support import (
     api_client,
@@ -27,6 +28,12 @@ from tests.integration.compute_support import (
 pytestmark = pytest.mark.integration
 
 VIDEO = {"type": "url", "url": "https://media.example.com/keynote.mp4?duration=300"}
+
+
+@pytest.fixture
+def twelvelabs_emulator_config() -> EmulatorConfig:
+    # These tests also check the retired /summarize and /gist as the API served them.
+    return EmulatorConfig(summarize_gone=False, gist_gone=False)
 
 
 @pytest.fixture

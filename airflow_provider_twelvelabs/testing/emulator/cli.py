@@ -42,8 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rate-limit-rpm", type=int, default=None, help="requests per minute per endpoint bucket")
     add("--polls-per-step", type=int, default=None, help="reads per lifecycle step (0: time only)")
     add("--step-seconds", type=float, default=None, help="seconds per lifecycle step (0: polls only)")
-    add("--gist-gone", action="store_true", help="answer POST /gist as a sunset endpoint")
-    add("--summarize-gone", action="store_true", help="answer POST /summarize as a sunset endpoint")
+    add(
+        "--serve-retired-endpoints",
+        action="store_true",
+        help="serve POST /summarize and /gist, retired on 2026-02-15 (default: 410, as the API)",
+    )
     add(
         "--analyze-task-seconds",
         type=float,
@@ -75,8 +78,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         chunk_bandwidth_mbps=args.chunk_bandwidth_mbps,
         reject_reused_presigned_urls=args.reject_reused_presigned_urls,
         rate_limit_rpm=args.rate_limit_rpm,
-        gist_gone=args.gist_gone,
-        summarize_gone=args.summarize_gone,
+        gist_gone=not args.serve_retired_endpoints,
+        summarize_gone=not args.serve_retired_endpoints,
         strict_media=args.strict_media,
     )
     optional = {

@@ -52,8 +52,9 @@ class EmulatorConfig:
         (the ``X-Ratelimit-*`` headers are still sent, with a large nominal limit).
     :param rate_limits: per-bucket overrides of ``rate_limit_rpm`` (buckets: ``search``, ``analyze``,
         ``embed``, ``indexing``, ``other``).
-    :param gist_gone: answer ``POST /gist`` as the sunset endpoint it is becoming.
-    :param summarize_gone: answer ``POST /summarize`` as a sunset endpoint.
+    :param gist_gone: answer ``POST /gist`` as the endpoint TwelveLabs retired on 2026-02-15 (410
+        ``endpoint_sunset``; the default, as the real API); ``False`` serves it, for old-API tests.
+    :param summarize_gone: the same for ``POST /summarize``.
     :param max_request_log: number of entries kept in the request log.
     :param analyze_task_fail: new analyze tasks (``/analyze/tasks``, batch items too) end ``failed``.
     :param analyze_task_never_finish: new analyze tasks stay ``processing`` for ever (cancel still works).
@@ -95,8 +96,8 @@ class EmulatorConfig:
     chunk_bandwidth_mbps: float = 0.0
     rate_limit_rpm: int | None = None
     rate_limits: dict[str, int] = field(default_factory=dict)
-    gist_gone: bool = False
-    summarize_gone: bool = False
+    gist_gone: bool = True
+    summarize_gone: bool = True
     max_request_log: int = 100_000
     analyze_task_fail: bool = False
     analyze_task_never_finish: bool = False

@@ -67,13 +67,16 @@ def test_cli_arguments_map_to_the_config() -> None:
             "--polls-per-step",
             "3",
             "--reject-reused-presigned-urls",
-            "--gist-gone",
+            "--serve-retired-endpoints",
         ]
     )
     config = config_from_args(args)
     assert config.fault_rate == 0.1 and config.chunk_latency_ms == 50 and config.chunk_bandwidth_mbps == 25
     assert config.rate_limit_rpm == 60 and config.chunk_size == 1048576 and config.polls_per_step == 3
-    assert config.reject_reused_presigned_urls and config.gist_gone and not config.summarize_gone
+    assert config.reject_reused_presigned_urls and not config.gist_gone and not config.summarize_gone
+    # Without the flag, the retired endpoints answer as the real API does.
+    default = config_from_args(build_parser().parse_args([]))
+    assert default.gist_gone and default.summarize_gone
     assert config.analyze_task_seconds == 0 and not config.strict_media
 
 

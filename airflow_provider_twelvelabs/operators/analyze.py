@@ -464,6 +464,15 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         # /summarize lists segments chronologically; a model asked for JSON may not, so sort them.
         return sorted(_segments(items), key=lambda s: (s["start"] is None, s["start"] or 0.0))
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video in (the result goes to XCom only).
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import operator_lineage, twelvelabs_dataset
+
+        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), self.hook.base_url)], [])
+
 
 class TwelveLabsGistOperator(TwelveLabsBaseOperator):
     """Generate a title, topics and hashtags for an indexed video with Pegasus.
@@ -526,6 +535,15 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
             raise TwelveLabsError(f"The /analyze gist answer is not a JSON object: {str(value)[:200]}")
         self.log.info("Gist (via /analyze) for video %s done (usage: %s)", video_id, generation.usage)
         return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video in (the result goes to XCom only).
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import operator_lineage, twelvelabs_dataset
+
+        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), self.hook.base_url)], [])
 
 
 class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
@@ -678,3 +696,20 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
             "finish_reason": generation.finish_reason,
             "usage": generation.usage,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video, asset or URL (without its query) in; ``output_path`` out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import file_dataset, operator_lineage, twelvelabs_dataset
+
+        base = self.hook.base_url
+        return operator_lineage(
+            [
+                twelvelabs_dataset("videos", str(self.video_id), base) if self.video_id else None,
+                twelvelabs_dataset("assets", str(self.asset_id), base) if self.asset_id else None,
+                file_dataset(self.video_url),
+            ],
+            [file_dataset(self.output_path)],
+        )

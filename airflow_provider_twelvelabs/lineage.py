@@ -109,18 +109,38 @@ def operator_lineage(inputs: Iterable[Dataset | None], outputs: Iterable[Dataset
 
 
 def job_id(operator: Any, task_instance: Any) -> str | None:
-    """Return the id of the job an operator ran: the one it holds, else its ``return_value`` XCom.
+    """Return the id of the resource an operator's job made ready (or the job it holds).
 
-    After a deferral the operator that completes is a new instance, so the id comes from XCom.
+    No call to Airflow here (no XCom read): the listener runs this in a forked child, where such a
+    call can hang. After a deferral the id is the one :meth:`resource_ready` kept on the operator.
 
     :param operator: a :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsJobOperator`.
-    :param task_instance: the task instance OpenLineage passes.
+    :param task_instance: the task instance OpenLineage passes (unused; kept for the signature).
     """
-    held = getattr(operator, "_job_id", None)
-    if held:
-        return str(held)
+    held = getattr(operator, "_lineage_resource_id", None) or getattr(operator, "_job_id", None)
+    return str(held) if held else None
+
+
+def remember_api(operator: Any) -> Any:
+    """Keep the API's base URL on the operator for :func:`api_base_url`; return an empty lineage.
+
+    Called from ``get_openlineage_facets_on_start``, in the task's own process: the OpenLineage
+    listener asks for the completion facets in a forked child, where reading the Airflow connection
+    (a call to the task supervisor) can hang until the listener kills it.
+
+    :param operator: the operator about to run (or resume after a deferral).
+    """
     try:
-        value = task_instance.xcom_pull(task_ids=task_instance.task_id)
+        operator._lineage_base_url = operator.hook.base_url
     except Exception:  # lineage must never fail the task
-        return None
-    return value if isinstance(value, str) and value else None
+        operator._lineage_base_url = None
+    return operator_lineage([], [])
+
+
+def api_base_url(operator: Any) -> str | None:
+    """Return the base URL kept by :func:`remember_api`, else the hook's.
+
+    :param operator: the finished operator.
+    """
+    kept = getattr(operator, "_lineage_base_url", None)
+    return kept if kept else operator.hook.base_url

@@ -464,14 +464,20 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         # /summarize lists segments chronologically; a model asked for JSON may not, so sort them.
         return sorted(_segments(items), key=lambda s: (s["start"] is None, s["start"] or 0.0))
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import api_base_url, operator_lineage, twelvelabs_dataset
 
-        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), self.hook.base_url)], [])
+        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), api_base_url(self))], [])
 
 
 class TwelveLabsGistOperator(TwelveLabsBaseOperator):
@@ -536,14 +542,20 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
         self.log.info("Gist (via /analyze) for video %s done (usage: %s)", video_id, generation.usage)
         return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import api_base_url, operator_lineage, twelvelabs_dataset
 
-        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), self.hook.base_url)], [])
+        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), api_base_url(self))], [])
 
 
 class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
@@ -697,14 +709,25 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
             "usage": generation.usage,
         }
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video, asset or URL (without its query) in; ``output_path`` out.
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import file_dataset, operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
 
-        base = self.hook.base_url
+        base = api_base_url(self)
         return operator_lineage(
             [
                 twelvelabs_dataset("videos", str(self.video_id), base) if self.video_id else None,

@@ -330,15 +330,26 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         self.log.info("Wrote %d segments to %s (%s)", len(rows), manifest["path"], self.output_format)
         return manifest
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the asset or URL (without its query) in; ``output_path`` out.
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import file_dataset, operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
 
         asset = (
-            twelvelabs_dataset("assets", str(self.asset_id), self.hook.base_url) if self.asset_id else None
+            twelvelabs_dataset("assets", str(self.asset_id), api_base_url(self)) if self.asset_id else None
         )
         return operator_lineage([asset, file_dataset(self.url)], [file_dataset(self.output_path)])
 
@@ -743,15 +754,26 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
             return f"{self.max_failed_fraction:.0%}"
         return str(self.max_failed_items)
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the items' assets in (all of them, done earlier or now); ``output_path`` out.
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import file_dataset, operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
         from airflow_provider_twelvelabs.requests.analyze_async import check_batch_items
 
-        base = self.hook.base_url
+        base = api_base_url(self)
         items = check_batch_items("items", self.items)
         inputs = [twelvelabs_dataset("assets", str(i["asset_id"]), base) for i in items if i.get("asset_id")]
         return operator_lineage(inputs, [file_dataset(self.output_path)])

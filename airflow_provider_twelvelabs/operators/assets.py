@@ -314,12 +314,29 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         self._path = "multipart" if use_multipart else "url"
         self._upload_name = name
 
+    def resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
+        """Keep the ready resource's id for OpenLineage, then finish as the base class does.
+
+        :param context: the task context.
+        :param kind: the resource kind that became ready.
+        :param resource: the final resource as a JSON-native dict.
+        """
+        self._lineage_resource_id = resource.get("id")
+        return super().resource_ready(context, kind, resource)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the source file (URL without its query) in, the asset out.
 
         :param task_instance: the finished task instance.
         """
         from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
             file_dataset,
             job_id,
             operator_lineage,
@@ -327,7 +344,7 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         )
 
         asset_id = job_id(self, task_instance)
-        out = twelvelabs_dataset("assets", asset_id, self.hook.base_url) if asset_id else None
+        out = twelvelabs_dataset("assets", asset_id, api_base_url(self)) if asset_id else None
         return operator_lineage([file_dataset(self.source)], [out])
 
 
@@ -380,12 +397,29 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         assert self._upload_name is not None  # set by prepare_job
         return self._multipart(context, self.source, self._upload_name, self.file_type)
 
+    def resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
+        """Keep the ready resource's id for OpenLineage, then finish as the base class does.
+
+        :param context: the task context.
+        :param kind: the resource kind that became ready.
+        :param resource: the final resource as a JSON-native dict.
+        """
+        self._lineage_resource_id = resource.get("id")
+        return super().resource_ready(context, kind, resource)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the source file (URL without its query) in, the asset out.
 
         :param task_instance: the finished task instance.
         """
         from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
             file_dataset,
             job_id,
             operator_lineage,
@@ -393,7 +427,7 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         )
 
         asset_id = job_id(self, task_instance)
-        out = twelvelabs_dataset("assets", asset_id, self.hook.base_url) if asset_id else None
+        out = twelvelabs_dataset("assets", asset_id, api_base_url(self)) if asset_id else None
         return operator_lineage([file_dataset(self.source)], [out])
 
 

@@ -527,15 +527,26 @@ class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
         """
         return self._deliver((_v2_row(item) for item in items), model=self.model_name, task_id=task_id)
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the asset, file or URL (without its query) in; ``output_path`` out.
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import file_dataset, operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
 
         asset = (
-            twelvelabs_dataset("assets", str(self.asset_id), self.hook.base_url) if self.asset_id else None
+            twelvelabs_dataset("assets", str(self.asset_id), api_base_url(self)) if self.asset_id else None
         )
         return operator_lineage(
             [asset, file_dataset(self.file_path), file_dataset(self.url)], [file_dataset(self.output_path)]
@@ -668,6 +679,12 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
         :param task_id: the task id.
         """
         return self._deliver((_v1_row(segment) for segment in items), model=self.model_name, task_id=task_id)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video file or URL (without its query) in; ``output_path`` out.

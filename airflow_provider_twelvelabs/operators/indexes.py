@@ -331,14 +331,35 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         )
         return str(resource["id"])
 
+    def resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
+        """Keep the ready resource's id for OpenLineage, then finish as the base class does.
+
+        :param context: the task context.
+        :param kind: the resource kind that became ready.
+        :param resource: the final resource as a JSON-native dict.
+        """
+        self._lineage_resource_id = resource.get("id")
+        return super().resource_ready(context, kind, resource)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the asset in; the index and the indexed asset out.
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import job_id, operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            job_id,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
 
-        base, index_id = self.hook.base_url, str(self.index_id)
+        base, index_id = api_base_url(self), str(self.index_id)
         indexed = job_id(self, task_instance)
         return operator_lineage(
             [twelvelabs_dataset("assets", str(self.asset_id), base)],
@@ -511,16 +532,27 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsJobOperator):
             context["ti"].xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)
         return video_id
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video file or URL (without its query) in; the index out.
 
         :param task_instance: the finished task instance.
         """
-        from airflow_provider_twelvelabs.lineage import file_dataset, operator_lineage, twelvelabs_dataset
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
 
         return operator_lineage(
             [file_dataset(self.video_path), file_dataset(self.video_url)],
-            [twelvelabs_dataset("indexes", str(self.index_id), self.hook.base_url)],
+            [twelvelabs_dataset("indexes", str(self.index_id), api_base_url(self))],
         )
 
 

@@ -685,6 +685,21 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         # /summarize gave segments in order, apart and inside the video; a model asked for JSON may not.
         return tidy_segments(_segments(items), video.duration)
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video in (the result goes to XCom only).
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import api_base_url, operator_lineage, twelvelabs_dataset
+
+        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), api_base_url(self))], [])
+
 
 class TwelveLabsGistOperator(TwelveLabsBaseOperator):
     """Generate a title, topics and hashtags for a video with Pegasus.
@@ -786,6 +801,21 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
             raise TwelveLabsError(f"The /analyze gist answer is not a JSON object: {str(value)[:200]}")
         self.log.info("Gist (via /analyze) for %s done (usage: %s)", video.described, generation.usage)
         return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video in (the result goes to XCom only).
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import api_base_url, operator_lineage, twelvelabs_dataset
+
+        return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), api_base_url(self))], [])
 
 
 class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
@@ -947,3 +977,31 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
             "finish_reason": generation.finish_reason,
             "usage": generation.usage,
         }
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video, asset or URL (without its query) in; ``output_path`` out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+
+        base = api_base_url(self)
+        return operator_lineage(
+            [
+                twelvelabs_dataset("videos", str(self.video_id), base) if self.video_id else None,
+                twelvelabs_dataset("assets", str(self.asset_id), base) if self.asset_id else None,
+                file_dataset(self.video_url),
+            ],
+            [file_dataset(self.output_path)],
+        )

@@ -329,6 +329,29 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         self.log.info("Wrote %d segments to %s (%s)", len(rows), manifest["path"], self.output_format)
         return manifest
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the asset or URL (without its query) in; ``output_path`` out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+
+        asset = (
+            twelvelabs_dataset("assets", str(self.asset_id), api_base_url(self)) if self.asset_id else None
+        )
+        return operator_lineage([asset, file_dataset(self.url)], [file_dataset(self.output_path)])
+
 
 # --------------------------------------------------------------------------- batches
 
@@ -731,6 +754,30 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
         if self.max_failed_fraction is not None:
             return f"{self.max_failed_fraction:.0%}"
         return str(self.max_failed_items)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the items' assets in (all of them, done earlier or now); ``output_path`` out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+        from airflow_provider_twelvelabs.requests.analyze_async import check_batch_items
+
+        base = api_base_url(self)
+        items = check_batch_items("items", self.items)
+        inputs = [twelvelabs_dataset("assets", str(i["asset_id"]), base) for i in items if i.get("asset_id")]
+        return operator_lineage(inputs, [file_dataset(self.output_path)])
 
 
 def _required(value: _T | None) -> _T:

@@ -408,6 +408,29 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         self._path = "multipart" if use_multipart else "url"
         self._upload_name = name
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source file (URL without its query) in, the asset out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            job_id,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+
+        asset_id = job_id(self, task_instance)
+        out = twelvelabs_dataset("assets", asset_id, api_base_url(self)) if asset_id else None
+        return operator_lineage([file_dataset(self.source)], [out])
+
 
 class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
     """Upload a file of any size through a multipart upload and wait until the asset is ready.
@@ -462,6 +485,29 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         """
         assert self._upload_name is not None  # set by prepare_job
         return self._multipart(context, self.source, self._upload_name, self.file_type)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the source file (URL without its query) in, the asset out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            job_id,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+
+        asset_id = job_id(self, task_instance)
+        out = twelvelabs_dataset("assets", asset_id, api_base_url(self)) if asset_id else None
+        return operator_lineage([file_dataset(self.source)], [out])
 
 
 def _local_or_stored_file(source: Any, filename: str | None) -> tuple[Source, int, str]:

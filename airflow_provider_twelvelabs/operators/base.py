@@ -288,6 +288,8 @@ class TwelveLabsBaseOperator(BaseOperator):
         :param kind: the resource kind that became ready.
         :param resource: the final resource as a JSON-native dict.
         """
+        # Read by the OpenLineage facets, which may make no Airflow call (lineage.py).
+        self.ready_resource_id = resource.get("id")
         return self.on_resource_ready(context, kind, resource)
 
     def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
@@ -516,7 +518,7 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         :param kind: the resource kind that became ready.
         :param resource: the final resource as a JSON-native dict.
         """
-        result = self.on_resource_ready(context, kind, resource)
+        result = super().resource_ready(context, kind, resource)
         self.forget(context, self.external_id_key, *self.retry_memory_keys)
         return result
 

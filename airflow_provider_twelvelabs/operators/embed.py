@@ -526,6 +526,31 @@ class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
         """
         return self._deliver((_v2_row(item) for item in items), model=self.model_name, task_id=task_id)
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the asset, file or URL (without its query) in; ``output_path`` out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+
+        asset = (
+            twelvelabs_dataset("assets", str(self.asset_id), api_base_url(self)) if self.asset_id else None
+        )
+        return operator_lineage(
+            [asset, file_dataset(self.file_path), file_dataset(self.url)], [file_dataset(self.output_path)]
+        )
+
 
 # --------------------------------------------------------------------------- embed v1 video tasks
 
@@ -657,3 +682,20 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
         :param task_id: the task id.
         """
         return self._deliver((_v1_row(segment) for segment in items), model=self.model_name, task_id=task_id)
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video file or URL (without its query) in; ``output_path`` out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import file_dataset, operator_lineage
+
+        return operator_lineage(
+            [file_dataset(self.video_file), file_dataset(self.video_url)], [file_dataset(self.output_path)]
+        )

@@ -452,6 +452,34 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
                 stored.sha256,
             )
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the asset in; the index and the indexed asset out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            job_id,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+
+        base, index_id = api_base_url(self), str(self.index_id)
+        indexed = job_id(self, task_instance)
+        return operator_lineage(
+            [twelvelabs_dataset("assets", str(self.asset_id), base)],
+            [
+                twelvelabs_dataset("indexes", index_id, base),
+                twelvelabs_dataset("indexed-assets", indexed, base, indexes=index_id) if indexed else None,
+            ],
+        )
+
 
 # --------------------------------------------------------------------------- legacy /tasks
 
@@ -614,6 +642,29 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsJobOperator):
         if video_id:
             context["ti"].xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)
         return video_id
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the video file or URL (without its query) in; the index out.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_provider_twelvelabs.lineage import (
+            api_base_url,
+            file_dataset,
+            operator_lineage,
+            twelvelabs_dataset,
+        )
+
+        return operator_lineage(
+            [file_dataset(self.video_path), file_dataset(self.video_url)],
+            [twelvelabs_dataset("indexes", str(self.index_id), api_base_url(self))],
+        )
 
 
 def _opener(source: Any) -> tuple[Any, str]:

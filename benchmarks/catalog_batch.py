@@ -67,6 +67,10 @@ class _TI:
         """
 
 
+def _context() -> Any:
+    return {"ti": _TI()}
+
+
 def _api_calls(url: str, since: int) -> tuple[int, int]:
     log = httpx.get(f"{url}/_emulator/requests", timeout=60).json()["data"]
     return sum(1 for e in log[since:] if e["path"].startswith("/v1.3")), len(log)
@@ -99,7 +103,7 @@ def _sync(ids: list[str]) -> float:
             task_id=f"analyze_{i}", asset_id=asset_id, prompt=PROMPT, response_format=SCHEMA
         )
         start = time.monotonic()
-        op.execute({"ti": _TI()})
+        op.execute(_context())
         held += time.monotonic() - start
     return held
 
@@ -127,7 +131,7 @@ def _batch(ids: list[str], out: str, poll: float) -> tuple[float, float, dict[st
         step: Any = None
         manifest: dict[str, Any] = {}
         try:
-            manifest = operator().execute({"ti": _TI()})
+            manifest = operator().execute(_context())
         except TaskDeferred as exc:
             step = exc
         held += time.monotonic() - start
@@ -137,7 +141,7 @@ def _batch(ids: list[str], out: str, poll: float) -> tuple[float, float, dict[st
             deferred += time.monotonic() - start
             start = time.monotonic()
             try:
-                manifest = operator().execute_complete({"ti": _TI()}, event.payload, **step.kwargs)
+                manifest = operator().execute_complete(_context(), event.payload, **step.kwargs)
                 step = None
             except TaskDeferred as exc:
                 step = exc

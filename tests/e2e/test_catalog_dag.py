@@ -1,9 +1,10 @@
 """End to end: ``airflow dags test`` runs the catalog example DAG against the emulator.
 
 Real Airflow (a throwaway AIRFLOW_HOME with SQLite) in a subprocess; the emulator is served on
-127.0.0.1 by this test, with an index of the three sample videos. The retired ``/gist`` and
-``/summarize`` answer as sunset, and no request goes to them: gists, summaries and chapters come
-from ``/analyze``; the catalog must hold, per video, what the operators give for the video's asset.
+127.0.0.1 by this test, with an index of the three sample videos. The DAG asks for every video's
+title, topics, hashtags, summary and chapters in ONE analyze batch with a JSON schema (no
+``/gist``, ``/summarize`` or ``/analyze`` call); the catalog must hold, per video, what the batch's
+results on the API say.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_twelvelabs.operators.analyze import TwelveLabsGistOperator, TwelveLabsSummarizeOperator
+from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 from tests.integration.catalog_support import Catalog, serve_catalog
@@ -34,11 +35,10 @@ def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_catalog_dag_writes_gists_summaries_chapters_and_hits(
+def test_catalog_dag_analyzes_every_video_in_one_batch_and_writes_hits(
     tmp_path: Path, twelvelabs_emulator: RunningEmulator
 ) -> None:
     with serve_catalog(twelvelabs_emulator) as catalog:
-        catalog.emulator.config.update({"gist_gone": True, "summarize_gone": True})
         dags = tmp_path / "dags"
         dags.mkdir()
         shutil.copy(DAG_FILE, dags / DAG_FILE.name)
@@ -68,9 +68,8 @@ def test_catalog_dag_writes_gists_summaries_chapters_and_hits(
         (catalog_file,) = out_dir.glob("*/catalog.json")
         document = json.loads(catalog_file.read_text())
         _check_catalog(catalog, document)
-        paths = [path for _, path, _ in requests]
-        assert "/gist" not in paths and "/summarize" not in paths
-        assert requests.count(("POST", "/analyze", 200)) == 9
+        assert requests.count(("POST", "/analyze/batches", 200)) == 1
+        assert not [r for r in requests if r[1] in ("/gist", "/summarize", "/analyze")]
         assert requests.count(("POST", "/search", 200)) == 1
 
 
@@ -78,19 +77,25 @@ def _check_catalog(catalog: Catalog, document: dict) -> None:
     entries = document["videos"]
     # Indexed oldest first, listed oldest first.
     assert [e["video_id"] for e in entries] == catalog.video_ids
-    assets = dict(zip(catalog.video_ids, catalog.asset_ids, strict=True))
+    with TwelveLabsHook() as hook:
+        (batch,) = hook.list_analyze_batches()
+        answers = {r.custom_id: r for r in hook.stream_analyze_batch_results(batch.id)}
+    assert set(answers) == set(catalog.video_ids)
     for entry in entries:
-        # The DAG names videos by video_id; the operators map it to the asset it indexes.
-        asset = assets[entry["video_id"]]
-        summary = TwelveLabsSummarizeOperator(
-            task_id="s", asset_id=asset, prompt="Two sentences for a media catalog."
-        ).execute({})
-        assert entry["summary"] == summary and summary
-        chapters = TwelveLabsSummarizeOperator(task_id="c", asset_id=asset, type="chapter").execute({})
-        assert entry["chapters"] == chapters and chapters
-        gist = TwelveLabsGistOperator(task_id="g", asset_id=asset).execute({})
-        assert {k: entry[k] for k in ("title", "topics", "hashtags")} == gist
+        answer = answers[entry["video_id"]]
+        assert answer.status == "ready" and answer.data is not None
+        expected = json.loads(answer.data.data)
+        assert {k: entry[k] for k in ("title", "topics", "hashtags", "summary")} == {
+            k: expected[k] for k in ("title", "topics", "hashtags", "summary")
+        }
+        assert sorted((c["start"], c["end"], c["title"], c["text"]) for c in entry["chapters"]) == sorted(
+            (c["start_time"], c["end_time"], c["title"], c["summary"]) for c in expected["chapters"]
+        )
+        assert isinstance(entry["title"], str) and entry["title"]
+        assert isinstance(entry["summary"], str) and entry["summary"]
+        assert entry["topics"] and all(isinstance(t, str) for t in entry["topics"])
         assert entry["hashtags"] and all(t.startswith("#") for t in entry["hashtags"])
+        assert all(c["start"] <= c["end"] and c["title"] for c in entry["chapters"])
     hits = document["search"]
     assert 0 < len(hits) <= 10
     assert {h["video_id"] for h in hits} <= set(catalog.video_ids)

@@ -133,27 +133,8 @@ class MultipartSessionStatus(_Status):
     EXPIRED = "expired"
 
 
-# "error" and "complete" are the terminal values of the HLS and thumbnail sub-statuses; every
-# failed status must also be terminal, or a poller would wait for a failure forever.
-_FAILED = frozenset({"failed", "expired", "canceled", "cancelled", "error"})
-_TERMINAL = frozenset({"ready", "completed", "complete"}) | _FAILED
-
-
-def is_terminal(status: str | None) -> bool:
-    """Whether a resource status is final (``ready``, ``failed``, ``completed``, ``expired``...).
-
-    :param status: the status string the API returned.
-    """
-    return status is not None and str(status).lower() in _TERMINAL
-
-
-def is_failed(status: str | None) -> bool:
-    """Whether a resource status is a final failure.
-
-    :param status: the status string the API returned.
-    """
-    return status is not None and str(status).lower() in _FAILED
-
+# The status sets live in statuses.py (imported on DAG parses, without the models).
+from airflow_provider_twelvelabs.statuses import is_failed, is_terminal  # noqa: E402
 
 # --------------------------------------------------------------------------- pagination
 

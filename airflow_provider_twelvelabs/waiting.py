@@ -25,7 +25,7 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsResourceFailedError,
     TwelveLabsWaitTimeoutError,
 )
-from airflow_provider_twelvelabs.models import is_failed, is_terminal
+from airflow_provider_twelvelabs.statuses import is_failed, is_terminal
 
 if TYPE_CHECKING:
     from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook

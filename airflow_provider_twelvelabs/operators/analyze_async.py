@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError
-from airflow_provider_twelvelabs.models import is_terminal
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
 from airflow_provider_twelvelabs.requests.fields import integer, number, one_of, optional_bool, require_str
 from airflow_provider_twelvelabs.requests.limits import MAX_ACTIVE_BATCHES, MAX_BATCH_HOURS, MAX_BATCH_ITEMS
+from airflow_provider_twelvelabs.statuses import is_terminal
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -21,13 +21,13 @@ import mimetypes
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_twelvelabs.models import is_failed
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
 from airflow_provider_twelvelabs.requests.assets import (
     ContentKey,
     MultipartUploadRequest,
     UploadAssetRequest,
 )
+from airflow_provider_twelvelabs.statuses import is_failed
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

@@ -27,7 +27,7 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsNotFoundError,
     TwelveLabsWaitTimeoutError,
 )
-from airflow_provider_twelvelabs.models import is_failed, is_terminal
+from airflow_provider_twelvelabs.statuses import is_failed, is_terminal
 from airflow_provider_twelvelabs.waiting import (
     PollPolicy,
     ResourceKind,

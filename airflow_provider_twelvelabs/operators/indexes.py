@@ -24,7 +24,6 @@ from airflow_provider_twelvelabs.links import (
     TwelveLabsIndexLink,
     TwelveLabsVideoLink,
 )
-from airflow_provider_twelvelabs.models import is_failed
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
 from airflow_provider_twelvelabs.requests.assets import SHA256_KEY, SOURCE_KEY, ContentKey
 from airflow_provider_twelvelabs.requests.fields import one_of
@@ -35,6 +34,7 @@ from airflow_provider_twelvelabs.requests.indexes import (
     IndexAssetRequest,
     IndexingTaskRequest,
 )
+from airflow_provider_twelvelabs.statuses import is_failed
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

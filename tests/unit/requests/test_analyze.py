@@ -35,7 +35,11 @@ def test_analyze_request_wraps_a_bare_schema_and_names_the_video() -> None:
 def test_analyze_by_url_and_by_indexed_video() -> None:
     by_url = AnalyzeRequest.build(prompt="p", video_url="https://media.test/v.mp4", video_id="").to_body()
     assert by_url["video"] == {"type": "url", "url": "https://media.test/v.mp4"}
-    assert AnalyzeRequest.build(prompt="p", video_id=VIDEO).to_body()["video_id"] == VIDEO
+    # SDK 1.3.6 sends no video_id: the model names the video as an asset (the operator maps an
+    # indexed video to its asset at execute time).
+    body = AnalyzeRequest.build(prompt="p", video_id=VIDEO).to_body()
+    assert "video_id" not in body
+    assert body["video"] == {"type": "asset_id", "asset_id": VIDEO}
 
 
 def test_analyze_options_alone_check_what_cannot_be_templated() -> None:

@@ -685,12 +685,6 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         # /summarize gave segments in order, apart and inside the video; a model asked for JSON may not.
         return tidy_segments(_segments(items), video.duration)
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
 
@@ -801,12 +795,6 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
             raise TwelveLabsError(f"The /analyze gist answer is not a JSON object: {str(value)[:200]}")
         self.log.info("Gist (via /analyze) for %s done (usage: %s)", video.described, generation.usage)
         return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
@@ -977,12 +965,6 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
             "finish_reason": generation.finish_reason,
             "usage": generation.usage,
         }
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video, asset or URL (without its query) in; ``output_path`` out.

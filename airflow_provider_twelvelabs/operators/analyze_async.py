@@ -329,12 +329,6 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         self.log.info("Wrote %d segments to %s (%s)", len(rows), manifest["path"], self.output_format)
         return manifest
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the asset or URL (without its query) in; ``output_path`` out.
 
@@ -754,12 +748,6 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
         if self.max_failed_fraction is not None:
             return f"{self.max_failed_fraction:.0%}"
         return str(self.max_failed_items)
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the items' assets in (all of them, done earlier or now); ``output_path`` out.

@@ -408,12 +408,6 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         self._path = "multipart" if use_multipart else "url"
         self._upload_name = name
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the source file (URL without its query) in, the asset out.
 
@@ -485,12 +479,6 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         """
         assert self._upload_name is not None  # set by prepare_job
         return self._multipart(context, self.source, self._upload_name, self.file_type)
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the source file (URL without its query) in, the asset out.

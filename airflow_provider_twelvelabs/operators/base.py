@@ -305,6 +305,16 @@ class TwelveLabsBaseOperator(BaseOperator):
         """
         return resource
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet).
+
+        Runs in the task's own process (also when it resumes after a deferral); the completion
+        facets of the operators then make no Airflow call (see :mod:`~airflow_provider_twelvelabs.lineage`).
+        """
+        from airflow_provider_twelvelabs.lineage import remember_api
+
+        return remember_api(self)
+
     def on_wait_timeout(self, kind: str, resource_id: str, index_id: str | None) -> None:
         """Called when a wait times out, before the timeout error is raised; nothing by default.
 

@@ -526,12 +526,6 @@ class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
         """
         return self._deliver((_v2_row(item) for item in items), model=self.model_name, task_id=task_id)
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the asset, file or URL (without its query) in; ``output_path`` out.
 
@@ -682,12 +676,6 @@ class TwelveLabsCreateVideoEmbeddingTaskOperator(_EmbeddingTaskMixin, _Embedding
         :param task_id: the task id.
         """
         return self._deliver((_v1_row(segment) for segment in items), model=self.model_name, task_id=task_id)
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video file or URL (without its query) in; ``output_path`` out.

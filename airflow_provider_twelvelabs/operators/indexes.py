@@ -452,12 +452,6 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
                 stored.sha256,
             )
 
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the asset in; the index and the indexed asset out.
 
@@ -642,12 +636,6 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsJobOperator):
         if video_id:
             context["ti"].xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)
         return video_id
-
-    def get_openlineage_facets_on_start(self) -> Any:
-        """OpenLineage: keep the API's base URL for the completion facets (no dataset yet)."""
-        from airflow_provider_twelvelabs.lineage import remember_api
-
-        return remember_api(self)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video file or URL (without its query) in; the index out.

@@ -16,6 +16,7 @@ from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.analyze_async import TwelveLabsCreateAnalyzeBatchOperator
 from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_versions import needs_task_state_store
 from tests.integration.compute_support import ready_asset
 from tests.integration.test_analyze_task_operator import DiesBeforeWaiting, StateStore, context
 
@@ -142,6 +143,7 @@ def test_within_the_tolerance_the_task_succeeds_with_failures_listed(emulator, t
     assert len(manifest["failed_custom_ids"]) == failed
 
 
+@needs_task_state_store
 def test_a_retry_after_a_killed_worker_reconnects_to_its_batches(emulator, tmp_path):
     ids = assets(emulator, 4)
     store = StateStore()

@@ -20,6 +20,7 @@ from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.analyze_async import TwelveLabsCreateAnalyzeTaskOperator
 from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_versions import needs_task_state_store
 
 pytestmark = pytest.mark.integration
 
@@ -190,6 +191,7 @@ def test_a_ready_task_with_a_warning_is_kept_or_failed(emulator, capsys):
         ).execute(context())
 
 
+@needs_task_state_store
 def test_a_retry_after_a_killed_worker_reconnects_to_the_task(emulator):
     store = StateStore()
     kwargs = {"task_id": "r", "url": URL, "prompt": "Describe", **FAST}

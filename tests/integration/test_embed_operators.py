@@ -22,6 +22,7 @@ from airflow_provider_twelvelabs.operators.embed import (
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.waiting import PollPolicy, wait_for_resource_sync
+from tests.helpers.airflow_versions import below_3_3_only, needs_task_state_store
 
 pytestmark = pytest.mark.integration
 
@@ -302,6 +303,7 @@ def test_a_failed_task_raises_with_the_reason(emulator):
         op.execute(context())
 
 
+@needs_task_state_store
 def test_retry_resumes_the_task_of_the_first_try(emulator, tmp_path):
     store = StateStore()
     kwargs = {"task_id": "e", "url": "https://media.test/game.mp4?duration=400", **FAST}
@@ -322,6 +324,7 @@ def test_retry_resumes_the_task_of_the_first_try(emulator, tmp_path):
     assert requests_made(emulator, "POST", "/embed-v2/tasks") == 2
 
 
+@needs_task_state_store
 def test_retry_after_a_failed_task_creates_a_new_one(emulator):
     store = StateStore()
     op = TwelveLabsCreateEmbeddingTaskOperator(task_id="e", url="https://media.test/fail.mp4", **FAST)
@@ -334,6 +337,7 @@ def test_retry_after_a_failed_task_creates_a_new_one(emulator):
     assert requests_made(emulator, "POST", "/embed-v2/tasks") == 2
 
 
+@needs_task_state_store
 def test_a_retry_of_a_deferred_try_defers_again_on_the_same_task(emulator):
     # The first try deferred; its task instance died before the trigger fired (a killed worker, a
     # lost trigger). The retry reconnects to the remembered task: no second create, same trigger.
@@ -402,6 +406,7 @@ def test_v1_task_from_a_file_with_offsets_and_an_option_filter(emulator, hook, t
     assert manifest["count"] == 4 and rows[0]["file"] == str(SAMPLE)
 
 
+@needs_task_state_store
 def test_v1_retry_reuses_the_task(emulator, tmp_path):
     store = StateStore()
     kwargs = {"task_id": "v1", "video_url": "https://media.test/old.mp4?duration=60", **FAST}
@@ -414,6 +419,22 @@ def test_v1_retry_reuses_the_task(emulator, tmp_path):
     assert out["task_id"] == first_id
     assert requests_made(emulator, "POST", "/embed/tasks") == 1
     assert "embed_v1_task_id" not in store.values
+
+
+@below_3_3_only
+def test_below_airflow_3_3_a_retry_creates_a_new_task(emulator, tmp_path):
+    # Airflow < 3.3 has no task state store (real task contexts carry none): nothing remembers the
+    # first try's task, so the retry embeds (and bills) the video again. docs/compatibility.md says so.
+    kwargs = {"task_id": "e", "url": "https://media.test/game.mp4?duration=400", **FAST}
+    first_ti, retry_ti = RecordingTI(), RecordingTI()
+    with pytest.raises(TwelveLabsError, match="output_path"):
+        TwelveLabsCreateEmbeddingTaskOperator(max_xcom_embeddings=3, **kwargs).execute({"ti": first_ti})
+    manifest = TwelveLabsCreateEmbeddingTaskOperator(output_path=str(tmp_path / "e.jsonl"), **kwargs).execute(
+        {"ti": retry_ti}
+    )
+    assert requests_made(emulator, "POST", "/embed-v2/tasks") == 2
+    assert manifest["task_id"] == retry_ti.pushed["embed_v2_task_id"] != first_ti.pushed["embed_v2_task_id"]
+    assert manifest["count"] == len(read_jsonl(tmp_path / "e.jsonl")) > 3
 
 
 # --------------------------------------------------------------------------- validation before any request

@@ -22,6 +22,7 @@ from airflow_provider_twelvelabs.operators.assets import (
 )
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_versions import needs_task_state_store
 
 pytestmark = pytest.mark.integration
 
@@ -321,6 +322,7 @@ def test_multipart_operator_resumes_after_a_crash_and_sends_only_missing_chunks(
     assert context["ti"].pushed["asset"]["status"] == "ready"
 
 
+@needs_task_state_store
 def test_multipart_operator_retry_after_completion_uploads_nothing(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:

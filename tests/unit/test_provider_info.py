@@ -18,6 +18,7 @@ import pytest
 
 from airflow_provider_twelvelabs.get_provider_info import get_provider_info
 from airflow_provider_twelvelabs.hooks.twelvelabs import RetryPolicy, TwelveLabsHook
+from tests.helpers.airflow_versions import needs_declared_connection_form
 
 INFO = get_provider_info()
 (CONNECTION,) = INFO["connection-types"]
@@ -94,6 +95,7 @@ class TestProviderInfo:
         assert fields["max_retries"]["schema"]["default"] == RetryPolicy.max_attempts - 1
         assert fields["retry_max_wait"]["schema"]["default"] == RetryPolicy.max_wait
 
+    @needs_declared_connection_form
     def test_airflow_providers_manager_sees_the_form(self) -> None:
         from airflow.providers_manager import ProvidersManager
 

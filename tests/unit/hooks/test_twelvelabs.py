@@ -828,7 +828,7 @@ class TestSyncAsyncTwins:
         in_loop: list[bool] = []
         original = TwelveLabsHook.get_connection
 
-        def spy(*args: Any, **kwargs: Any) -> Any:
+        def spy(cls: type, *args: Any, **kwargs: Any) -> Any:
             try:
                 asyncio.get_running_loop()
                 in_loop.append(True)
@@ -836,7 +836,8 @@ class TestSyncAsyncTwins:
                 in_loop.append(False)
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(TwelveLabsHook, "get_connection", spy)
+        # A classmethod, as the original is: common-compat's lookup calls it on the hook instance.
+        monkeypatch.setattr(TwelveLabsHook, "get_connection", classmethod(spy))
         server.on("GET", "tasks/t1", Reply(json={"_id": "t1", "status": "ready"}))
 
         task = await make_hook().aget_indexing_task("t1")

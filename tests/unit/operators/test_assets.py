@@ -19,6 +19,7 @@ from airflow_provider_twelvelabs.operators.assets import (
     TwelveLabsUploadAssetOperator,
 )
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
+from tests.helpers.airflow_versions import needs_task_state_store
 from tests.helpers.http_server import FormFile, RecordingServer, Reply
 
 API_KEY = "tlk_TESTKEY_assets_51ac2e"
@@ -236,6 +237,7 @@ def test_a_retry_does_not_reuse_a_failed_asset(server: RecordingServer, clip: Pa
     assert [r.method for r in server.requests].count("POST") == 1
 
 
+@needs_task_state_store
 def test_a_retry_reuses_a_processing_asset_without_uploading(server: RecordingServer, clip: Path) -> None:
     server.on(
         "GET",

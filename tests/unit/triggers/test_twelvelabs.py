@@ -8,7 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from airflow.serialization.encoders import encode_trigger
+
+try:
+    from airflow.serialization.encoders import encode_trigger
+except ImportError:  # Airflow < 3.2 keeps the same encoder in serialized_objects
+    from airflow.serialization.serialized_objects import _encode_trigger as encode_trigger
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection

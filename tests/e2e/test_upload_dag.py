@@ -2,7 +2,8 @@
 
 Real Airflow (a throwaway AIRFLOW_HOME with SQLite) in a subprocess; the emulator is served on
 127.0.0.1 by the test with 16 KiB chunks. The first try dies after 5 chunks; the retry must find
-the session in Airflow's task state store and send only the chunks still missing.
+the session in Airflow's task state store and send only the chunks still missing (Airflow 3.3+;
+below 3.3 the retry starts a new upload, which the test checks there).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
+from tests.helpers.airflow_versions import AIRFLOW_V_3_3_PLUS
 
 pytestmark = pytest.mark.e2e
 
@@ -81,14 +83,21 @@ def test_a_retry_resumes_the_multipart_upload_of_the_crashed_try(
     assert run.returncode == 0, logs[-5000:]
     assert "state=success" in logs, logs[-5000:]
     assert "simulated worker crash after 5 chunks" in logs
-    assert "Resuming multipart upload" in logs
     assert emulator.api_key not in logs and "sig=" not in logs
     entries = httpx.get(f"{emulator.url}/_emulator/requests").json()["data"]
     sessions = [e for e in entries if e["method"] == "POST" and e["path"] == "/v1.3/assets/multipart-uploads"]
-    assert len(sessions) == 1
     puts = [e for e in entries if e["method"] == "PUT"]
-    # The chunks the first try had reported were not sent again.
-    assert TOTAL <= len(puts) <= TOTAL + 2
+    if AIRFLOW_V_3_3_PLUS:
+        assert "Resuming multipart upload" in logs
+        assert len(sessions) == 1
+        # The chunks the first try had reported were not sent again.
+        assert TOTAL <= len(puts) <= TOTAL + 2
+    else:
+        # Below Airflow 3.3 there is no task state store to keep the session in: the retry starts
+        # a new upload and sends every chunk again (docs/compatibility.md).
+        assert "Resuming multipart upload" not in logs
+        assert len(sessions) == 2
+        assert len(puts) >= TOTAL + 5
     asset_reads = {
         e["path"].rsplit("/", 1)[-1]
         for e in entries

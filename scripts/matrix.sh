@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The version matrix: runs the tests on other supported Airflow releases, each in its own virtualenv.
+# Usage: ./scripts/matrix.sh [AIRFLOW_VERSION ...]   (default: the lowest supported release, below)
+#
+# ./scripts/test.sh tests the newest Airflow (the main venv, .venv/) with everything, slow suites
+# included. This script covers the other end of the range: for each version it creates
+# .venv-airflow-<major>.<minor>/ (kept, and reinstalled only when pyproject.toml, the constraints or
+# the version change), installs apache-airflow==<version> with constraints/airflow-<major>.<minor>.txt
+# and the provider with its test extra, then runs the unit, integration and end-to-end tests that
+# are not slow, and the slow `airflow dags test` end-to-end tests. The real-scheduler, killed-worker,
+# triggerer-restart, packaging and load suites run on the newest release only (./scripts/test.sh).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+
+# The lowest supported Airflow (the latest patch of the lowest minor in pyproject.toml's range).
+LOWEST=3.1.8
+# The slow end-to-end tests that only run `airflow dags test` (no scheduler, no killed process):
+# they exercise what differs between Airflow versions (deferral, XCom, lineage, the testing kit).
+DAGS_TEST_SLOW=(
+    tests/e2e/test_example_dag.py
+    tests/e2e/test_lineage_dag.py
+    tests/e2e/test_dag_test_cli.py
+    tests/e2e/test_dag_test_kit.py
+)
+
+run_lane() {
+    local version="$1" minor venv constraints stamp want
+    minor="$(echo "$version" | cut -d. -f1,2)"
+    venv="$ROOT/.venv-airflow-$minor"
+    constraints="$ROOT/constraints/airflow-$minor.txt"
+    if [ ! -f "$constraints" ]; then
+        echo "matrix: no $constraints: Airflow $minor is not a tested version" >&2
+        return 2
+    fi
+    echo "==> matrix: Airflow $version in $venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        "$PYTHON" -m venv "$venv"
+    fi
+    stamp="$venv/.twelvelabs-install-stamp"
+    want="$(cat pyproject.toml "$constraints" <(echo "$version") | sha256sum | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "==> matrix: installing apache-airflow==$version with $constraints"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "apache-airflow==$version" --constraint "$constraints" -e "$ROOT[test]"
+        echo "$want" > "$stamp"
+    fi
+    local got
+    got="$("$venv/bin/python" -c 'from importlib.metadata import version; print(version("apache-airflow"))')"
+    if [ "$got" != "$version" ]; then
+        echo "matrix: $venv has Airflow $got, not $version" >&2
+        return 1
+    fi
+
+    # A throwaway Airflow home per lane, so the lanes share nothing.
+    local home rc=0
+    home="$(mktemp -d)"
+    (
+        export PATH="$venv/bin:$PATH" AIRFLOW_HOME="$home" AIRFLOW__CORE__LOAD_EXAMPLES=False
+        echo "==> matrix: Airflow $version: unit, integration and end-to-end tests (not slow)" &&
+            python -m pytest -p no:cacheprovider -q -m "not slow" tests &&
+            echo "==> matrix: Airflow $version: the airflow dags test end-to-end tests" &&
+            python -m pytest -p no:cacheprovider -q "${DAGS_TEST_SLOW[@]}"
+    ) || rc=$?
+    rm -rf "$home"
+    return "$rc"
+}
+
+versions=("$@")
+[ ${#versions[@]} -gt 0 ] || versions=("$LOWEST")
+for version in "${versions[@]}"; do
+    SECONDS=0
+    run_lane "$version"
+    echo "==> matrix: Airflow $version passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"
+done

@@ -39,7 +39,8 @@ run_lane() {
         "$PYTHON" -m venv "$venv"
     fi
     stamp="$venv/.twelvelabs-install-stamp"
-    want="$(cat pyproject.toml "$constraints" <(echo "$version") | sha256sum | cut -d' ' -f1)"
+    want="$( (cat pyproject.toml "$constraints"; echo "$version") |
+        "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "==> matrix: installing apache-airflow==$version with $constraints"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \

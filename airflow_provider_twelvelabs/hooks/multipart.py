@@ -54,6 +54,12 @@ from airflow_provider_twelvelabs.models import (
     PresignedUrls,
     ReportChunksResult,
 )
+from airflow_provider_twelvelabs.reporting import (
+    DEFAULT_PROGRESS_INTERVAL,
+    TransferProgress,
+    duration_text,
+    mib_text,
+)
 from airflow_provider_twelvelabs.sources import Source, resolve
 
 __all__ = [
@@ -309,74 +315,29 @@ class UploadProgress:
     total_bytes: int
 
 
-def _mib(n: float) -> str:
-    return f"{n / _MIB:.1f} MiB"
+_mib = mib_text
+_duration = duration_text
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-class _Progress:
-    """Counts bytes and chunks and logs at most once per interval."""
+class _Progress(TransferProgress):
+    """Counts bytes and chunks; logs at most once per interval, and at 100%."""
 
     def __init__(self, label: str, total_bytes: int, total_chunks: int, interval: float) -> None:
-        self.label = label
-        self.total_bytes = total_bytes
+        super().__init__(log, f"Multipart upload of {label}", total_bytes, interval=interval)
         self.total_chunks = total_chunks
-        self.interval = interval
-        self.resumed_bytes = 0
         self.resumed_chunks = 0
-        self.sent_bytes = 0
         self.sent_chunks = 0
         self.retries = 0
-        self.started = time.monotonic()
-        self._last_log = self.started
-
-    @property
-    def done_bytes(self) -> int:
-        return self.resumed_bytes + self.sent_bytes
 
     @property
     def done_chunks(self) -> int:
         return self.resumed_chunks + self.sent_chunks
 
-    @property
-    def elapsed(self) -> float:
-        return max(1e-9, time.monotonic() - self.started)
+    def _chunks(self) -> str:
+        return f"{self.done_chunks} of {self.total_chunks} chunks"
 
-    @property
-    def rate(self) -> float:
-        """Bytes per second sent by this run (resumed bytes do not count)."""
-        return self.sent_bytes / self.elapsed
-
-    def maybe_log(self) -> None:
-        now = time.monotonic()
-        if now - self._last_log < self.interval:
-            return
-        self._last_log = now
-        rate = self.rate
-        remaining = self.total_bytes - self.done_bytes
-        eta = _duration(remaining / rate) if rate > 0 else "unknown"
-        percent = 100.0 * self.done_bytes / self.total_bytes if self.total_bytes else 100.0
-        log.info(
-            "Multipart upload of %s: %.1f%% (%s of %s, %d of %d chunks) at %.1f MB/s, ETA %s",
-            self.label,
-            percent,
-            _mib(self.done_bytes),
-            _mib(self.total_bytes),
-            self.done_chunks,
-            self.total_chunks,
-            rate / 1e6,
-            eta,
-        )
+    def maybe_log(self, extra: Callable[[], str] | None = None) -> None:
+        super().maybe_log(extra or self._chunks)
 
 
 # ---------------------------------------------------------------------------------------- URLs
@@ -417,7 +378,7 @@ class MultipartUploader:
         most a quarter of its lifetime).
     :param report_interval: completed chunks are reported at the latest after this many seconds,
         and at once when 50 are waiting.
-    :param progress_interval: seconds between progress log lines.
+    :param progress_interval: seconds between progress log lines (one is also logged at 100%).
     :param chunk_timeout: read and write timeout of a chunk PUT, in seconds.
     :param connect_timeout: connect timeout of a chunk PUT, in seconds.
     :param progress_callback: called with an :class:`UploadProgress` after every chunk; an
@@ -431,7 +392,7 @@ class MultipartUploader:
     retry_max_delay: float = 15.0
     url_expiry_margin: float = 60.0
     report_interval: float = 5.0
-    progress_interval: float = 5.0
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL
     chunk_timeout: float = 300.0
     connect_timeout: float = 10.0
     progress_callback: Callable[[UploadProgress], None] | None = None
@@ -668,6 +629,9 @@ class _Run:
             )
             self.completed -= lost
             self.progress.sent_chunks = max(0, self.progress.sent_chunks - len(lost))
+            lost_bytes = sum(self.checkpoint.chunk_length(i) for i in lost)
+            self.progress.sent_bytes = max(0, self.progress.sent_bytes - lost_bytes)
+            self.progress.reopen()
         else:
             raise TwelveLabsUploadError(
                 f"Upload session {self.checkpoint.upload_id} of {self.checkpoint.filename} is still "

@@ -27,6 +27,7 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsNotFoundError,
 )
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+from airflow_provider_twelvelabs.reporting import log_text_result, result_location
 from airflow_provider_twelvelabs.requests.analyze import (
     GIST_TYPES,
     MAX_PROMPT_CHARS,
@@ -601,8 +602,18 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         }
 
     def execute(self, context: Context) -> Any:
-        """Generate the summary, chapters or highlights and return them JSON-native."""
+        """Generate the summary, chapters or highlights, log them and return them JSON-native."""
         request = self._request()
+        value = self._generate(request)
+        names = {"summary": "Summary", "chapter": "Chapters", "highlight": "Highlights"}
+        what = names.get(self.type, self.type)
+        if isinstance(value, list):
+            what = f"{len(value):,} {what.lower()}"
+        source = request.video_id or request.asset_id or (request.video_url or "").split("?", 1)[0]
+        log_text_result(self.log, f"{what} of {source}", value, where=result_location())
+        return value
+
+    def _generate(self, request: SummarizeRequest) -> Any:
         prompt, response_format = request.prompt, request.response_format
         if self.use_legacy_endpoint:
             body = request.to_body()
@@ -777,7 +788,9 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
                 )
             else:
                 self.log.info("Gist for video %s done (usage: %s)", request.video_id, result.usage or {})
-                return _gist_result(types, result.title, result.topics, result.hashtags)
+                gist = _gist_result(types, result.title, result.topics, result.hashtags)
+                log_text_result(self.log, f"Gist of {request.video_id}", gist, where=result_location())
+                return gist
         video = resolve_video(
             self.hook,
             video_id=request.video_id,
@@ -794,7 +807,9 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
         if not isinstance(value, Mapping):
             raise TwelveLabsError(f"The /analyze gist answer is not a JSON object: {str(value)[:200]}")
         self.log.info("Gist (via /analyze) for %s done (usage: %s)", video.described, generation.usage)
-        return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+        gist = _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+        log_text_result(self.log, f"Gist of {video.described}", gist, where=result_location())
+        return gist
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
@@ -946,6 +961,12 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
                     generation.warning or "",
                 )
             value = generation.text
+        where = result_location(request.output_path)
+        if self.stream:
+            # The text went to the log as it streamed: say where the whole of it is.
+            self.log.info("The analysis (%s characters) is in %s", f"{len(generation.text):,}", where)
+        else:
+            log_text_result(self.log, f"Analysis of {video.described}", value, where=where)
         if request.output_path:
             return self._write(value, generation, is_json=response_format is not None)
         return value

@@ -322,8 +322,10 @@ _duration = duration_text
 class _Progress(TransferProgress):
     """Counts bytes and chunks; logs at most once per interval, and at 100%."""
 
-    def __init__(self, label: str, total_bytes: int, total_chunks: int, interval: float) -> None:
-        super().__init__(log, f"Multipart upload of {label}", total_bytes, interval=interval)
+    def __init__(
+        self, label: str, total_bytes: int, total_chunks: int, interval: float, logger: Any = None
+    ) -> None:
+        super().__init__(logger or log, f"Multipart upload of {label}", total_bytes, interval=interval)
         self.total_chunks = total_chunks
         self.resumed_chunks = 0
         self.sent_chunks = 0
@@ -383,6 +385,8 @@ class MultipartUploader:
     :param connect_timeout: connect timeout of a chunk PUT, in seconds.
     :param progress_callback: called with an :class:`UploadProgress` after every chunk; an
         exception it raises aborts the upload (resumable later).
+    :param logger: where progress and warnings are logged (an operator passes its task logger, so
+        they are in the task log); this module's logger by default.
     """
 
     api: MultipartApi
@@ -396,6 +400,12 @@ class MultipartUploader:
     chunk_timeout: float = 300.0
     connect_timeout: float = 10.0
     progress_callback: Callable[[UploadProgress], None] | None = None
+    logger: Any = None
+
+    @property
+    def log(self) -> Any:
+        """Where the progress and the engine's other lines go: ``logger``, else this module's."""
+        return self.logger or log
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
@@ -454,7 +464,7 @@ class MultipartUploader:
                 )
                 run = _Run(self, src, _checkpoint_of(session, name, src.size))
                 run.add_urls(session.upload_urls)
-                log.info(
+                self.log.info(
                     "Opened multipart upload %s for %s: %s in %d chunks of %s, %d in parallel",
                     session.upload_id,
                     name,
@@ -473,7 +483,7 @@ class MultipartUploader:
     def _resume(self, src: UploadSource, name: str, checkpoint: MultipartCheckpoint) -> _Run | None:
         """Return a run over the stored session, or ``None`` when a new session is needed."""
         if checkpoint.total_size != src.size or checkpoint.filename != name:
-            log.warning(
+            self.log.warning(
                 "Not resuming upload %s: it was for %s (%d bytes), this is %s (%d bytes)",
                 checkpoint.upload_id,
                 checkpoint.filename,
@@ -486,13 +496,13 @@ class MultipartUploader:
         try:
             status, done = run.fetch_status(all_pages=True)
         except TwelveLabsNotFoundError:
-            log.warning("Upload session %s no longer exists; starting a new one", checkpoint.upload_id)
+            self.log.warning("Upload session %s no longer exists; starting a new one", checkpoint.upload_id)
             return None
         if status in _DEAD_SESSION:
-            log.warning("Upload session %s is %s; starting a new one", checkpoint.upload_id, status)
+            self.log.warning("Upload session %s is %s; starting a new one", checkpoint.upload_id, status)
             return None
         run.mark_resumed(done)
-        log.info(
+        self.log.info(
             "Resuming multipart upload %s of %s: %d of %d chunks already completed",
             checkpoint.upload_id,
             name,
@@ -541,8 +551,13 @@ class _Run:
         self.unreported: list[dict[str, Any]] = []
         self.last_report = time.monotonic()
         self.completed: set[int] = set()
+        self.log = uploader.log
         self.progress = _Progress(
-            checkpoint.filename, checkpoint.total_size, checkpoint.total_chunks, uploader.progress_interval
+            checkpoint.filename,
+            checkpoint.total_size,
+            checkpoint.total_chunks,
+            uploader.progress_interval,
+            uploader.log,
         )
         self._abort = threading.Event()
 
@@ -621,7 +636,7 @@ class _Run:
             lost = set(range(1, total + 1)) - done
             if not lost:
                 break
-            log.warning(
+            self.log.warning(
                 "Upload %s: the API lists %d chunk(s) as not completed (round %d); sending them again",
                 self.checkpoint.upload_id,
                 len(lost),
@@ -638,7 +653,7 @@ class _Run:
                 "incomplete after 3 rounds"
             )
         progress = self.progress
-        log.info(
+        self.log.info(
             "Multipart upload of %s complete: %s sent in %d chunk(s) (%d resumed, %d retried) in %s, "
             "%.1f MB/s; asset %s, upload %s",
             self.checkpoint.filename,
@@ -742,7 +757,7 @@ class _Run:
             delay = min(self.opts.retry_max_delay, self.opts.retry_base_delay * 2 ** (attempts - 1))
             delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not cryptography
             self.progress.retries += 1
-            log.warning(
+            self.log.warning(
                 "Chunk %d of upload %s failed (%s); retrying on a fresh URL in %.1f s (attempt %d of %d)",
                 index,
                 self.checkpoint.upload_id,

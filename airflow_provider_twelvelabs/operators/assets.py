@@ -254,6 +254,7 @@ class _AssetUploadBase(TwelveLabsJobOperator):
             resume=stored,
             on_session=keep,
             concurrency=self.concurrency,
+            logger=self.log,
             **(self.upload_options or {}),
         )
 

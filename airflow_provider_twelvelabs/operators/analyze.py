@@ -35,6 +35,7 @@ from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsNotFoundError,
 )
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.reporting import log_text_result, result_location
 from airflow_provider_twelvelabs.requests.analyze import (
     GIST_TYPES,
     MAX_PROMPT_CHARS,
@@ -585,6 +586,12 @@ class _PegasusJob(TwelveLabsJobOperator):
             )
         return method
 
+    def source_label(self) -> str:
+        """The video source for logs: the id given, or the URL without its query string."""
+        video_id, asset_id = getattr(self, "video_id", None), getattr(self, "asset_id", None)
+        url = str(getattr(self, "video_url", None) or "").split("?", 1)[0]
+        return str(video_id or asset_id or url or "the video")
+
     def too_long_for_sync(self, exc: TwelveLabsError, *, segments: bool) -> str:
         """Return the analyze task's way when ``/analyze`` refused a video of unknown length as too long.
 
@@ -784,8 +791,21 @@ class TwelveLabsSummarizeOperator(_PegasusJob):
         }
 
     def execute(self, context: Context) -> Any:
-        """Generate the summary, chapters or highlights and return them JSON-native."""
+        """Generate the summary, chapters or highlights, log them and return them JSON-native."""
         request = self._request()
+        value = self._generate(request, context)
+        if self._route is None:  # an analyze task's result was logged when it was shaped
+            self._log_result(value)
+        return value
+
+    def _log_result(self, value: Any) -> None:
+        names = {"summary": "Summary", "chapter": "Chapters", "highlight": "Highlights"}
+        what = names.get(self.type, self.type)
+        if isinstance(value, list):
+            what = f"{len(value):,} {what.lower()}"
+        log_text_result(self.log, f"{what} of {self.source_label()}", value, where=result_location())
+
+    def _generate(self, request: SummarizeRequest, context: Context) -> Any:
         prompt, response_format = request.prompt, request.response_format
         if self.use_legacy_endpoint:
             body = request.to_body()
@@ -847,10 +867,13 @@ class TwelveLabsSummarizeOperator(_PegasusJob):
         if self._route == "segmentation":
             from airflow_provider_twelvelabs.operators.analyze_async import segment_rows
 
-            return tidy_segments(_segments(segment_rows(generation.text)), self._duration)
-        request = self._request()
-        _, fmt = summarize_fallback_request(self.type, request.prompt, request.response_format)
-        return self._shape(generation, fmt, self._duration)
+            value = tidy_segments(_segments(segment_rows(generation.text)), self._duration)
+        else:
+            request = self._request()
+            _, fmt = summarize_fallback_request(self.type, request.prompt, request.response_format)
+            value = self._shape(generation, fmt, self._duration)
+        self._log_result(value)
+        return value
 
     def _from_summarize(self, result: SummarizeResult, response_format: Mapping[str, Any] | None) -> Any:
         kind = result.summarize_type
@@ -1007,7 +1030,9 @@ class TwelveLabsGistOperator(_PegasusJob):
                 )
             else:
                 self.log.info("Gist for video %s done (usage: %s)", request.video_id, result.usage or {})
-                return _gist_result(types, result.title, result.topics, result.hashtags)
+                gist = _gist_result(types, result.title, result.topics, result.hashtags)
+                log_text_result(self.log, f"Gist of {request.video_id}", gist, where=result_location())
+                return gist
         video = resolve_video(
             self.hook,
             video_id=request.video_id,
@@ -1041,7 +1066,9 @@ class TwelveLabsGistOperator(_PegasusJob):
         value = _structured(generation, fmt["json_schema"], self.log, what="gist generation")
         if not isinstance(value, Mapping):
             raise TwelveLabsError(f"The gist answer is not a JSON object: {str(value)[:200]}")
-        return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+        gist = _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+        log_text_result(self.log, f"Gist of {self.source_label()}", gist, where=result_location())
+        return gist
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
@@ -1193,6 +1220,12 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
                     generation.warning or "",
                 )
             value = generation.text
+        where = result_location(request.output_path)
+        if self.stream:
+            # The text went to the log as it streamed: say where the whole of it is.
+            self.log.info("The analysis (%s characters) is in %s", f"{len(generation.text):,}", where)
+        else:
+            log_text_result(self.log, f"Analysis of {video.described}", value, where=where)
         if request.output_path:
             return self._write(value, generation, is_json=response_format is not None)
         return value

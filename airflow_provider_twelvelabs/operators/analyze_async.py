@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
+from airflow_provider_twelvelabs.reporting import LOG_TEXT_CHARS, log_text_result, result_location
 from airflow_provider_twelvelabs.requests.fields import integer, number, one_of, optional_bool, require_str
 from airflow_provider_twelvelabs.requests.limits import MAX_ACTIVE_BATCHES, MAX_BATCH_HOURS, MAX_BATCH_ITEMS
 from airflow_provider_twelvelabs.statuses import is_terminal
@@ -168,7 +169,7 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         output_path: str | None = None,
         output_format: str = "jsonl",
         output_conn_id: str | None = None,
-        log_chars: int = 2000,
+        log_chars: int = LOG_TEXT_CHARS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -269,13 +270,12 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         return self._deliver_text(result.data, info)
 
     def _deliver_text(self, text: str, info: dict[str, Any]) -> Any:
-        shown = text if len(text) <= self.log_chars else text[: self.log_chars] + " [...]"
-        self.log.info(
-            "Analyze task %s wrote %s characters (%s):\n%s",
-            info["task_id"],
-            f"{len(text):,}",
-            info["finish_reason"] or "done",
-            shown,
+        log_text_result(
+            self.log,
+            f"Analyze task {info['task_id']} wrote its text ({info['finish_reason'] or 'done'})",
+            text,
+            where=result_location(self.output_path),
+            limit=self.log_chars,
         )
         if not self.output_path:
             return text
@@ -293,10 +293,13 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
                 f"TwelveLabs analyze task {info['task_id']} returned text that is not the JSON its "
                 f"json_schema asked for: {data[:200]!r}"
             ) from None
-        shown = json.dumps(document, indent=2, ensure_ascii=False)
-        if len(shown) > self.log_chars:
-            shown = shown[: self.log_chars] + " [...]"
-        self.log.info("Analyze task %s returned JSON:\n%s", info["task_id"], shown)
+        log_text_result(
+            self.log,
+            f"Analyze task {info['task_id']} returned JSON",
+            document,
+            where=result_location(self.output_path),
+            limit=self.log_chars,
+        )
         if not self.output_path:
             return document
         from airflow_provider_twelvelabs.results import write_json
@@ -326,7 +329,7 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
             self.output_path, rows, format=self.output_format, conn_id=self.output_conn_id
         )
         manifest = {**written, "segments": counts, **info}
-        self.log.info("Wrote %d segments to %s (%s)", len(rows), manifest["path"], self.output_format)
+        self.log.info("Wrote %s segments to %s (%s)", f"{len(rows):,}", manifest["path"], self.output_format)
         return manifest
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -716,8 +719,8 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
             "failed_custom_ids": [row.get("custom_id") for row in failed[:100]],
         }
         self.log.info(
-            "Wrote %d results to %s (%s): %s",
-            total,
+            "Wrote %s analyze results to %s (%s): %s",
+            f"{total:,}",
             manifest["path"],
             self.output_format,
             ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "nothing to do",

@@ -25,6 +25,7 @@ from airflow_provider_twelvelabs.links import (
     TwelveLabsVideoLink,
 )
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.reporting import media_length
 from airflow_provider_twelvelabs.requests.assets import SHA256_KEY, SOURCE_KEY, ContentKey
 from airflow_provider_twelvelabs.requests.fields import one_of
 from airflow_provider_twelvelabs.requests.indexes import (
@@ -134,7 +135,14 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         if index_id is None:
             try:
                 index_id = self.hook.create_index(**body).id
-                self.log.info("Created TwelveLabs index %r: %s", name, index_id)
+                self.log.info(
+                    "Created TwelveLabs index %r: %s (models: %s)",
+                    name,
+                    index_id,
+                    "; ".join(
+                        f"{m.get('model_name')} [{', '.join(m.get('model_options') or [])}]" for m in models
+                    ),
+                )
             except TwelveLabsAPIError as exc:
                 # Another task may have created it since the lookup: reuse that one, or refuse.
                 if exc.code not in _NAME_TAKEN_CODES and exc.status != 409:
@@ -439,11 +447,12 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         """
         metadata = resource.get("system_metadata") or {}
         self.log.info(
-            "Indexed asset %s is %s (file %s, %s s)",
+            "Indexed asset %s in index %s (%s%s; file %s)",
             resource.get("id"),
+            resource.get("index_id") or self.index_id,
             resource.get("status"),
+            media_length(metadata.get("duration")),
             metadata.get("filename"),
-            metadata.get("duration"),
         )
         if self._on_change == "replace" and self._content is not None:
             self._replace_older(self._content, str(resource["id"]))
@@ -644,12 +653,13 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsJobOperator):
         metadata = resource.get("system_metadata") or {}
         video_id = resource.get("video_id")
         self.log.info(
-            "Indexing task %s is %s: video %s (file %s, %s s)",
+            "Indexing task %s indexed video %s in index %s (%s%s; file %s)",
             resource.get("id"),
-            resource.get("status"),
             video_id,
+            resource.get("index_id") or self.index_id,
+            resource.get("status"),
+            media_length(metadata.get("duration")),
             metadata.get("filename"),
-            metadata.get("duration"),
         )
         if video_id:
             context["ti"].xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)

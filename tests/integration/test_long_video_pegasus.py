@@ -130,7 +130,7 @@ def test_a_retry_reconnects_to_the_analyze_task_of_the_killed_try(emulator, long
     assert store.values == {}  # forgotten on success: a deliberate re-run starts afresh
 
 
-async def test_deferred_chapters_resume_with_the_video_length(emulator, long_asset):
+async def test_deferred_chapters_resume_with_the_video_length(emulator, long_asset, capsys):
     kwargs = {"task_id": "c", "asset_id": long_asset, "type": "chapter", "poll_interval": 0.02}
     with pytest.raises(TaskDeferred) as deferred:
         TwelveLabsSummarizeOperator(deferrable=True, **kwargs).execute(task_context())
@@ -146,3 +146,5 @@ async def test_deferred_chapters_resume_with_the_video_length(emulator, long_ass
     segments = resumed.execute_complete(task_context(), event.payload, **(deferred.value.kwargs or {}))
     assert_tidy(segments, 5400.0)
     assert deferred.value.kwargs == {"route": "segmentation", "duration": 5400.0}
+    # The resumed task logs what it returns, as the synchronous path does.
+    assert f"{len(segments)} chapters of {long_asset}" in capsys.readouterr().out

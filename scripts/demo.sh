@@ -13,6 +13,7 @@
 #   SOURCE              folder or bucket to archive (default: example_dags/media, 3 short videos)
 #   INDEX_NAME          the index to create or reuse (default: demo)
 #   OUTPUT_PATH         where the catalogs go (default: .demo/catalog)
+#   TWELVELABS_DEMO_DIR the demo's throwaway folder, emptied first (default: .demo; the tests set it)
 #   TWELVELABS_API_KEY  use the real API with this key
 #   TWELVELABS_BASE_URL the real API's base URL, version path included
 set -euo pipefail
@@ -24,7 +25,7 @@ cd "$ROOT"
 
 SOURCE="${SOURCE:-$ROOT/example_dags/media}"
 INDEX_NAME="${INDEX_NAME:-demo}"
-DEMO_DIR="$ROOT/.demo"
+DEMO_DIR="${TWELVELABS_DEMO_DIR:-$ROOT/.demo}"
 EMULATOR_PID=""
 
 cleanup() {

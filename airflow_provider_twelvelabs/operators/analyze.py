@@ -655,13 +655,11 @@ class _PegasusJob(TwelveLabsJobOperator):
         :param kind: ``analyze_task``.
         :param resource: the task as JSON (without its result).
         """
+        from airflow_provider_twelvelabs.operators.analyze_async import read_ready_task
+
         task_id = str(resource.get("id"))
-        task = self.hook.get_analyze_task(task_id)
+        task = read_ready_task(self.hook, task_id, self.log)
         result = task.result
-        if result is None or result.data is None:
-            raise TwelveLabsError(f"TwelveLabs analyze task {task_id} is ready but carries no result")
-        if task.warning:
-            self.log.warning("Analyze task %s finished with a warning: %s", task_id, task.warning)
         generation = _Generation(
             id=task_id,
             text=result.data,

@@ -34,6 +34,7 @@ __all__ = [
     "ON_WARNING",
     "TwelveLabsCreateAnalyzeBatchOperator",
     "TwelveLabsCreateAnalyzeTaskOperator",
+    "read_ready_task",
     "segment_rows",
 ]
 
@@ -79,6 +80,29 @@ def segment_rows(data: Any) -> Iterator[dict[str, Any]]:
                     if k not in ("segment_definition", "start_time", "end_time")
                 },
             }
+
+
+def read_ready_task(hook: Any, task_id: str, log: Any, *, on_warning: str = "warn") -> Any:
+    """Read a ready analyze task once, with its result; log its warning, or fail on it.
+
+    :param hook: the TwelveLabs hook.
+    :param task_id: the analyze task.
+    :param log: the operator's logger.
+    :param on_warning: ``warn`` (log the warning, keep the result) or ``fail``.
+    :raises TwelveLabsError: when the task carries no result, or has a warning and
+        ``on_warning="fail"``.
+    """
+    task = hook.get_analyze_task(task_id)
+    if task.result is None or task.result.data is None:
+        raise TwelveLabsError(f"TwelveLabs analyze task {task_id} is ready but carries no result")
+    if task.warning:
+        log.warning("Analyze task %s finished with a warning: %s", task_id, task.warning)
+        if on_warning == "fail":
+            raise TwelveLabsError(
+                f"TwelveLabs analyze task {task_id} finished with a warning (on_warning='fail'): "
+                f"{task.warning}"
+            )
+    return task
 
 
 class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
@@ -240,18 +264,8 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         :param resource: the task as JSON (without its result).
         """
         task_id = str(resource.get("id"))
-        task = self.hook.get_analyze_task(task_id)
-        result = task.result
-        if result is None or result.data is None:
-            raise TwelveLabsError(f"TwelveLabs analyze task {task_id} is ready but carries no result")
-        warning = task.warning
-        if warning:
-            self.log.warning("Analyze task %s finished with a warning: %s", task_id, warning)
-            if self.on_warning == "fail":
-                raise TwelveLabsError(
-                    f"TwelveLabs analyze task {task_id} finished with a warning "
-                    f"(on_warning='fail'): {warning}"
-                )
+        task = read_ready_task(self.hook, task_id, self.log, on_warning=self.on_warning)
+        result, warning = task.result, task.warning
         info = {
             "task_id": task_id,
             "custom_id": task.custom_id,

@@ -140,7 +140,7 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
                     name,
                     index_id,
                     "; ".join(
-                        f"{m.get('model_name')} [{', '.join(m.get('model_options') or [])}]" for m in models
+                        f"{m.get('model_name')}: {', '.join(m.get('model_options') or [])}" for m in models
                     ),
                 )
             except TwelveLabsAPIError as exc:

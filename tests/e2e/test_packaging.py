@@ -35,7 +35,7 @@ EMULATOR_KEY = "tlk_PACKAGING_SECRET_5e0c2a"
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _BASE_URL = re.compile(r"http://127\.0\.0\.1:\d+/v1\.3")
 #: The DAG the README's demo runs.
-DEMO_DAG = "twelvelabs_index_archive"
+DEMO_DAG = "twelvelabs_media_archive"
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     (sdist,) = dist.glob("*.tar.gz")
     _ok(_run([python, "-m", "twine", "check", "--strict", str(wheel), str(sdist)], work, venv, timeout=120))
 
-    # The command docs/install.md gives; pip only warns if the extra is not declared.
-    _ok(_run([*pip, f"{wheel}[emulator]"], work, venv, timeout=600))
+    # The command docs/install.md gives; pip only warns if an extra is not declared. The demo DAG
+    # writes its catalog as Parquet too: the `parquet` extra.
+    _ok(_run([*pip, f"{wheel}[emulator,parquet]"], work, venv, timeout=600))
 
     unpacked = work / "sdist"
     with tarfile.open(sdist) as archive:
@@ -281,7 +282,10 @@ def test_the_demo_dag_runs_from_the_wheel_against_its_emulator(
     media = Path(dags_home["AIRFLOW__CORE__DAGS_FOLDER"]) / "twelvelabs_examples" / "media"
     samples = sorted(path.name for path in media.glob("*.mp4"))
     assert samples
-    conf = json.dumps({"source": str(media), "index_name": "from-the-wheel-demo"})
+    catalog = built.work / "catalog"
+    conf = json.dumps(
+        {"source": str(media), "index_name": "from-the-wheel-demo", "output_path": str(catalog)}
+    )
     with _wheel_emulator(built) as base_url:
         connection = json.dumps({"conn_type": "twelvelabs", "password": EMULATOR_KEY, "host": base_url})
         result = _run(
@@ -300,6 +304,23 @@ def test_the_demo_dag_runs_from_the_wheel_against_its_emulator(
     assert re.search(r"DagRun Finished: .*state=success", output), output[-3000:]
     assert sorted(item["system_metadata"]["filename"] for item in indexed["data"]) == samples
     assert {item["status"] for item in indexed["data"]} == {"ready"}
+    # The catalog it wrote: one row per sample, in JSON Lines and in Parquet (read from the venv).
+    rows = [json.loads(line) for line in (catalog / "catalog.jsonl").read_text().splitlines()]
+    assert len(rows) == len(samples)
+    parquet_rows = _ok(
+        _run(
+            [
+                built.bin("python"),
+                "-c",
+                "import sys, pyarrow.parquet as pq; print(pq.read_table(sys.argv[1]).num_rows)",
+                str(catalog / "catalog.parquet"),
+            ],
+            built.work,
+            built.venv,
+            60,
+        )
+    )
+    assert parquet_rows.strip() == str(len(samples))
     # What the run told the user: each video indexed, in the index the DAG created.
     for item in indexed["data"]:
         assert f"Indexed asset {item['_id']} in index {index['_id']} (ready" in output

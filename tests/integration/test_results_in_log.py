@@ -273,7 +273,9 @@ def test_the_index_the_indexing_and_the_embeddings_say_what_they_did(
     ).execute(context())
 
     out = capsys.readouterr().out
-    assert re.search(rf"Created TwelveLabs index 'done-lines': {index_id} \(models: marengo[\w.]+ \[", out)
+    assert re.search(
+        rf"Created TwelveLabs index 'done-lines': {index_id} \(models: marengo[\w.]+: visual, audio\)", out
+    )
     assert re.search(
         rf"Indexed asset {indexed} in index {index_id} \(ready, [\d.]+ s of video; file {video.name}\)", out
     )

@@ -103,6 +103,10 @@ CATALOG_PROMPT = (
     "in order, each with start and end in seconds, a short title and a one-sentence summary."
 )
 
+#: The run's day, ``YYYY-MM-DD``: the logical date's (``ds``), or, for a run without one (triggered
+#: through the REST API or the UI with no logical date), the day it was due to run.
+DAY = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}"
+
 #: The columns of a catalog row, in order.
 CATALOG_COLUMNS = (
     "source",
@@ -330,7 +334,7 @@ def twelvelabs_media_archive() -> None:
         items=batch_items(uploads.output, indexed.output),
         prompt=CATALOG_PROMPT,
         json_schema=CATALOG_SCHEMA,
-        output_path="{{ params.output_path }}/{{ ds }}/analysis.jsonl",
+        output_path="{{ params.output_path }}/" + DAY + "/analysis.jsonl",
         deferrable=True,
         pool=POOL,
         **POLL,
@@ -342,7 +346,7 @@ def twelvelabs_media_archive() -> None:
         index_id: str,
         output_path: str,
         index_name: str,
-        ds: str | None = None,
+        day: str,
         outlet_events: Any = None,
         ti: Any = None,
     ) -> dict[str, Any]:
@@ -394,15 +398,15 @@ def twelvelabs_media_archive() -> None:
                         "summary": result["summary"],
                         "chapters": chapters,
                         "embeddings_path": manifest["path"],
-                        "catalogued_on": ds,
+                        "catalogued_on": day,
                     }
                 )
         root = _root(output_path)
         # One row per source file, in both catalogs: a changed file's new row replaces its old one.
         # Merged by key, so a retry (or another run of the same day) writes the same catalogs; the
         # day's catalog holds what was catalogued on that day, empty on a day with nothing new.
-        day_rows = _merge(_read_catalog(root / str(ds) / "catalog.jsonl"), rows)
-        day = _write_both(day_rows, root / str(ds) / "catalog")
+        day_rows = _merge(_read_catalog(root / day / "catalog.jsonl"), rows)
+        written = _write_both(day_rows, root / day / "catalog")
         merged = _merge(_read_catalog(root / "catalog.jsonl"), rows)
         cumulative = _write_both(merged, root / "catalog")
         print(
@@ -420,14 +424,14 @@ def twelvelabs_media_archive() -> None:
             "index_name": index_name,
             "catalog": cumulative["jsonl"]["path"],
             "catalog_parquet": cumulative["parquet"]["path"],
-            "day_catalog": day["jsonl"]["path"],
-            "day_catalog_parquet": day["parquet"]["path"],
+            "day_catalog": written["jsonl"]["path"],
+            "day_catalog_parquet": written["parquet"]["path"],
         }
         if outlet_events is not None:
             outlet_events[CATALOG_ASSET].extra = summary
         return summary
 
-    catalog = write_catalog(planned, index.output, "{{ params.output_path }}", "{{ params.index_name }}")
+    catalog = write_catalog(planned, index.output, "{{ params.output_path }}", "{{ params.index_name }}", DAY)
     [analyzed, embeddings] >> catalog
 
 

@@ -204,6 +204,15 @@ def test_the_archive_processes_only_new_files_and_the_search_dag_reads_its_index
     with TwelveLabsHook() as hook:
         (index,) = [i for i in hook.list_indexes() if i.index_name == "e2e-media-archive"]
         _check_rows(cumulative, files, hook, index.id)
+    # The catalog Asset was updated, and its event says where the catalog is and what it holds.
+    sql = (
+        "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+        "WHERE a.uri = 'twelvelabs-catalog://media-archive/catalog' AND e.source_run_id = ?"
+    )
+    ((extra,),) = _rows(run.db, sql, run.run_id)
+    event = json.loads(extra)
+    assert (event["index_id"], event["new_files"], event["catalog_rows"]) == (index.id, 3, 3)
+    assert event["catalog"] == (out / "catalog.jsonl").as_uri()
 
     # 2. Nothing is new: the plan maps over 0 files, no create request, the catalog is unchanged.
     # Another Airflow home: the metadata database of the first run is gone (TwelveLabs is the truth).

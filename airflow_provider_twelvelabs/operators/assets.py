@@ -176,13 +176,11 @@ class _AssetUploadBase(TwelveLabsJobOperator):
         source = self.hashable_source() if self.dedupe == "content" else None
         if source is None:
             return None
-        from airflow_provider_twelvelabs.sources import resolve
+        from airflow_provider_twelvelabs.sources import content_key
 
-        src = resolve(source)
-        size, digest = src.sha256()
-        self._content = ContentKey(src.uri, size, digest)
-        self.log.info("Content of %s: %d bytes, sha256 %s", self._content.source, size, digest)
-        return self._content
+        key = self._content = content_key(source)
+        self.log.info("Content of %s: %d bytes, sha256 %s", key.source, key.size, key.sha256)
+        return key
 
     def find_job(self, context: Context) -> Any:
         """Return a usable asset of the same content, when ``dedupe="content"``.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs import xcom_keys
@@ -48,6 +48,7 @@ __all__ = [
     "TwelveLabsCreateIndexingTaskOperator",
     "TwelveLabsDeleteIndexOperator",
     "TwelveLabsIndexAssetOperator",
+    "indexed_assets_of_content",
 ]
 
 #: The models of a new index when none are given: Marengo 3.0 over pictures and sound.
@@ -209,6 +210,31 @@ class TwelveLabsDeleteIndexOperator(TwelveLabsBaseOperator):
 # --------------------------------------------------------------------------- indexed assets
 
 
+def _detail(hook: TwelveLabsHook, index_id: str, listed: IndexedAsset) -> IndexedAsset:
+    # List items carry no user_metadata (contract 6.2): read the indexed asset itself then.
+    if listed.user_metadata is not None:
+        return listed
+    return hook.get_indexed_asset(index_id, listed.id)
+
+
+def indexed_assets_of_content(hook: TwelveLabsHook, index_id: str, key: ContentKey) -> Iterator[IndexedAsset]:
+    """Yield the indexed assets of ``index_id`` whose stored content key is ``key``, in any status.
+
+    The lookup :class:`TwelveLabsIndexAssetOperator` makes with ``dedupe="content"``: one list call
+    with the API's user-metadata filter on ``twelvelabs_sha256``, then one read of each candidate
+    (list items carry no ``user_metadata``) to compare the whole key (source URI, size, SHA-256).
+    A DAG can make the same lookup to tell, before mapping, which files are already indexed.
+
+    :param hook: the hook to call TwelveLabs with.
+    :param index_id: the index to look in.
+    :param key: the content key, as :func:`~airflow_provider_twelvelabs.sources.content_key` gives it.
+    """
+    for candidate in list(hook.list_indexed_assets(index_id, user_metadata={SHA256_KEY: key.sha256})):
+        current = _detail(hook, index_id, candidate)
+        if ContentKey.from_metadata(current.user_metadata) == key:
+            yield current
+
+
 class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
     """Index a ready asset in an index and wait until the indexed asset is ``ready``.
 
@@ -320,12 +346,7 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
 
     def _same_content(self, key: ContentKey) -> IndexedAsset | None:
         """Return a usable indexed asset of the index holding ``key``'s content, if there is one."""
-        for candidate in list(
-            self.hook.list_indexed_assets(self._index_id, user_metadata={SHA256_KEY: key.sha256})
-        ):
-            current = self._detail(candidate)
-            if ContentKey.from_metadata(current.user_metadata) != key:
-                continue
+        for current in indexed_assets_of_content(self.hook, self._index_id, key):
             if is_failed(current.status):
                 self.log.warning("Indexed asset %s of the same content had failed: deleting it", current.id)
                 with contextlib.suppress(TwelveLabsNotFoundError):
@@ -343,10 +364,7 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         return None
 
     def _detail(self, listed: IndexedAsset) -> IndexedAsset:
-        # List items carry no user_metadata (contract 6.2): read the indexed asset itself then.
-        if listed.user_metadata is not None:
-            return listed
-        return self.hook.get_indexed_asset(self._index_id, listed.id)
+        return _detail(self.hook, self._index_id, listed)
 
     def create_job(self, context: Context) -> Any:
         """Index the asset.

@@ -47,7 +47,7 @@ TRIGGERER_CAPACITY = 15
 FIRST_FILES = 20
 ADDED_FILES = 3
 #: How long one DAG run may take on a loaded 2-core machine.
-RUN_TIMEOUT = 420
+RUN_TIMEOUT = 600
 
 SAMPLES = sorted(MEDIA.glob("*.mp4"))
 

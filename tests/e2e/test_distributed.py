@@ -220,7 +220,7 @@ def test_the_archive_on_postgres_celery_and_two_triggerers(stack: Stack, folders
         living = {job["id"] for job in jobs} & set(owners)
         return next(iter(set(owners) - living)) if len(living) == 1 else None
 
-    killed = stack.wait_for("the killed triggerer to be seen dead", dead_triggerer, 60, 1)
+    killed = stack.wait_for("the killed triggerer to be seen dead", dead_triggerer, 120, 1)
     (survivor,) = set(owners) - {killed}
     stack.emulator_config(hold_indexing=False)
 

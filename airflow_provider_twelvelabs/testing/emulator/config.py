@@ -68,6 +68,9 @@ class EmulatorConfig:
     :param analyze_task_seconds: how many (simulated) seconds a new analyze task takes from ``queued`` to
         its end; its statuses then move with time only, not with reads. ``0`` keeps the shared schedule
         (``polls_per_step`` and ``step_seconds``).
+    :param hold_indexing: indexed assets and legacy indexing tasks stay where they are while set (a
+        backlog on the TwelveLabs side: neither reads nor time move them); once cleared they catch up
+        with the shared schedule, counted from their creation.
     :param strict_media: refuse uploaded video files whose bytes are not a recognised video container
         (placeholder bytes included); off by default, when only files that are certainly not playable
         (a broken or truncated MP4/MOV, a PDF, an image, a ZIP, JSON or HTML) are refused.
@@ -106,6 +109,7 @@ class EmulatorConfig:
     analyze_max_active_batches: int = 5
     analyze_task_seconds: float = 0.0
     strict_media: bool = False
+    hold_indexing: bool = False
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply ``changes`` (field name → value) in place, coercing JSON values to the field types.

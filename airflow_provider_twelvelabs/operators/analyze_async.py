@@ -685,8 +685,10 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
         plan = self.plan
         yield from plan.done.values()
         assets = {item["custom_id"]: item["asset_id"] for item in plan.request.items}
-        for batch_id in self._batch_ids:
+        for batch_id, chunk in zip(self._batch_ids, plan.chunks, strict=False):
+            missing = dict.fromkeys(str(item.get("custom_id")) for item in chunk)
             for item in self.hook.stream_analyze_batch_results(batch_id):
+                missing.pop(str(item.custom_id), None)
                 data = item.data
                 error = item.error
                 yield {
@@ -700,6 +702,12 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
                     "error_code": error.code if error is not None else None,
                     "error_message": error.message if error is not None else None,
                 }
+            if missing:
+                # A results stream cut at a line boundary still parses: never deliver it as complete.
+                raise TwelveLabsError(
+                    f"The results of analyze batch {batch_id} lack {len(missing)} of its {len(chunk)} items "
+                    f"({', '.join(list(missing)[:5])}): the answer was cut short; retry the task"
+                )
 
     def _deliver(self, context: Context) -> dict[str, Any]:
         from airflow_provider_twelvelabs.results import write_records

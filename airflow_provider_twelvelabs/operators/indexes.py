@@ -115,7 +115,11 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         super().__init__(**kwargs)
         one_of("if_exists", if_exists, allowed=IF_EXISTS)
         self.index_name = index_name
-        self.models = [dict(m) for m in (models if models is not None else DEFAULT_INDEX_MODELS)]
+        # Kept as given (a template renders to a string): CreateIndexRequest checks the shape.
+        given: Any = models if models is not None else DEFAULT_INDEX_MODELS
+        self.models = (
+            [dict(m) if isinstance(m, Mapping) else m for m in given] if isinstance(given, list) else given
+        )
         self.addons = addons
         self.if_exists = if_exists
 

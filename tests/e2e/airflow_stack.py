@@ -93,13 +93,20 @@ class Service:
 
     def stop(self) -> None:
         """SIGTERM the group, give it 15 s, then SIGKILL whatever is left of it."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
+        stop_all([self])
+
+    def terminate(self) -> None:
+        """Send SIGTERM to the group, if the leader still runs."""
+        if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=15)
+
+    def finish(self, deadline: float) -> None:
+        """Wait for the leader until ``deadline`` (monotonic), then SIGKILL whatever is left of the group."""
+        if self.process is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         # Children (executor workers, the trigger runner) may outlive the leader.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -109,6 +116,15 @@ class Service:
     def tail(self, lines: int = 25) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_all(services: Sequence[Service], grace: float = 15) -> None:
+    """Stop ``services`` together: SIGTERM to all, ``grace`` seconds for all, then SIGKILL."""
+    for service in services:
+        service.terminate()
+    deadline = time.monotonic() + grace
+    for service in services:
+        service.finish(deadline)
 
 
 @dataclass
@@ -366,8 +382,10 @@ def airflow_stack(
                 stack.start(f"triggerer-{number}", argv)
             yield stack
         finally:
-            for service in reversed(list(stack.services.values())):
-                service.stop()
+            # Airflow's services together, then what they need (the database, the broker, the emulator).
+            backing = {"emulator", "postgres", "redis"}
+            stop_all([service for name, service in stack.services.items() if name not in backing])
+            stop_all([service for name, service in stack.services.items() if name in backing])
 
 
 def _backend_env(

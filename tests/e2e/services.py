@@ -3,9 +3,10 @@
 :func:`postgres_server` makes a cluster with ``initdb`` in a temporary folder and runs ``postgres``
 on a free loopback port (no fsync: the data is thrown away); :func:`redis_server` runs
 ``redis-server`` on a free loopback port without persistence. Both skip the test, saying why, when
-the server is not installed (``.ci/run`` installs ``redis-server`` when it is missing; PostgreSQL is
-on these machines). Each server is a :class:`~tests.e2e.airflow_stack.Service` of the stack, so its
-log shows in failure reports and it is stopped with the rest.
+the server is not installed (``scripts/test.sh``, run as root, installs ``redis-server`` when it is
+missing; PostgreSQL is on these machines). Each server is a
+:class:`~tests.e2e.airflow_stack.Service` of the stack, so its log shows in failure reports and it
+is stopped with the rest.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def redis_server(stack: Stack, *, timeout: float = 30) -> Iterator[str]:
     """Run ``redis-server`` on 127.0.0.1 without persistence; yield its URL (database 0)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs it with apt-get when it is missing)")
+        pytest.skip("redis-server is not installed (scripts/test.sh, run as root, installs it with apt-get)")
     port = free_port()
     folder = stack.tmp / "redis"
     folder.mkdir(exist_ok=True)
@@ -149,7 +150,7 @@ def redis_server(stack: Stack, *, timeout: float = 30) -> Iterator[str]:
         service.stop()
 
 
-def celery_slots(broker_url: str, expected_workers: int, timeout: float = 60) -> dict[str, int]:
+def celery_slots(broker_url: str, expected_workers: int, timeout: float = 120) -> dict[str, int]:
     """Ask the Celery workers on ``broker_url`` for their pool sizes: worker name -> slots."""
     from celery import Celery
 

@@ -7,6 +7,7 @@ text), and carry the API's message so that a failed task tells the user what Twe
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException
@@ -18,6 +19,7 @@ __all__ = [
     "TwelveLabsConflictError",
     "TwelveLabsEndpointGoneError",
     "TwelveLabsError",
+    "TwelveLabsMalformedResponseError",
     "TwelveLabsNotFoundError",
     "TwelveLabsPayloadTooLargeError",
     "TwelveLabsRateLimitError",
@@ -30,6 +32,8 @@ __all__ = [
     "error_from_response",
 ]
 
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
 #: Error codes that mean "the resource does not exist", whatever status code they come with.
 NOT_FOUND_CODES = frozenset({"resource_not_exist", "not_found"})
 #: Error codes that mean "the endpoint has been removed" (the sunset of /gist and /summarize).
@@ -145,6 +149,20 @@ class TwelveLabsServerError(TwelveLabsAPIError):
     """The API failed on its side (5xx, 408) and retries did not get through."""
 
 
+class TwelveLabsMalformedResponseError(TwelveLabsServerError):
+    """The answer's body is not what the call expects: truncated or invalid JSON, an HTML page, nothing.
+
+    Raised for answers with a success status that cannot be read (a proxy's or captive portal's page,
+    a body cut short). Its :attr:`status` is the answer's status and its :attr:`code`
+    ``malformed_response``; the message says what was wrong. The hook retries it like a transport
+    error: for idempotent calls only, since a create whose answer was spoiled may have been done.
+    """
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path} " if self.method and self.path else ""
+        return f"TwelveLabs {where}answered {self.status} with a malformed body: {self.message}"
+
+
 class TwelveLabsResourceFailedError(TwelveLabsError):
     """A TwelveLabs resource (asset, indexing task, embedding task...) ended in ``failed``.
 
@@ -236,8 +254,13 @@ def parse_error_body(body: bytes) -> tuple[str | None, str | None, str | None, d
         return None, None, None, None
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         text = body.decode("utf-8", "replace").strip()
+        title = _HTML_TITLE.search(text)
+        if title or text[:200].lower().lstrip().startswith(("<!doctype html", "<html")):
+            # A gateway's or proxy's page: its title says what happened; the markup says nothing.
+            what = " ".join((title.group(1) if title else _HTML_TAG.sub(" ", text)).split()) or "empty"
+            return None, f"an HTML page from a proxy or gateway, not the API ({what[:200]})", None, None
         return None, text[:500] or None, None, None
     if not isinstance(payload, dict):
         return None, str(payload)[:500], None, None

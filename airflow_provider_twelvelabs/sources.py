@@ -14,6 +14,9 @@ The :class:`Source` it returns tells the size, the file name, whether the file i
 for reading (afresh on each call, so a retried request carries the whole file again) and reads it
 whole within a byte limit. :func:`remote_size` asks a public ``http(s)`` URL for its size without
 downloading it. :func:`storage_path` is the ``ObjectStoragePath`` of a path, for writing results.
+:func:`content_key` reads a file once and returns what identifies its content (source URI, size,
+SHA-256): the key the upload and index operators store on TwelveLabs, and the one a DAG computes to
+plan what is new.
 
 Nothing heavy is imported with this module: Airflow's object storage and fsspec are imported when
 a path is resolved.
@@ -32,10 +35,13 @@ from urllib.parse import urlsplit, urlunsplit
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
+    from airflow_provider_twelvelabs.requests.assets import ContentKey
+
 __all__ = [
     "HASH_BLOCK_BYTES",
     "Source",
     "SourceTooLargeError",
+    "content_key",
     "public_uri",
     "remote_size",
     "resolve",
@@ -247,6 +253,24 @@ def resolve(source: Any, *, conn_id: str | None = None) -> Source:
         fs, path = _url_to_fs(text)
         return _on_fs(fs, path, text)
     return Source(None, os.path.abspath(os.path.expanduser(text)), text)
+
+
+def content_key(source: Any, *, conn_id: str | None = None) -> ContentKey:
+    """Read a file once, in bounded blocks, and return its content key (source URI, size, SHA-256).
+
+    This is the key the upload operators store in an asset's ``user_metadata`` (and the index
+    operator in the indexed asset's) with ``dedupe="content"``: computing it elsewhere, for example
+    in a DAG task that plans which files are new, gives the same key for the same file.
+
+    :param source: a local path, a URI or an ``ObjectStoragePath`` (see :func:`resolve`).
+    :param conn_id: an Airflow connection holding the object store's credentials (for URIs).
+    :raises FileNotFoundError: when nothing is at the path.
+    """
+    from airflow_provider_twelvelabs.requests.assets import ContentKey
+
+    src = resolve(source, conn_id=conn_id)
+    size, digest = src.sha256()
+    return ContentKey(src.uri, size, digest)
 
 
 def storage_path(path: str | Any, *, conn_id: str | None = None) -> ObjectStoragePath:

@@ -15,7 +15,8 @@ What it does (issue 11, "Benchmark"):
 5. reports, per path: API calls (from the emulator's request log), worker-slot seconds, and the
    ratios batch/sync.
 
-Run: ``python benchmarks/catalog_batch.py`` (200 videos, a few minutes).
+Run: ``python benchmarks/catalog_batch.py`` (200 videos, a few minutes). The same comparison as real
+DAG runs under ``airflow dags test``: ``benchmarks/catalog_batch_airflow.py``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["JsonItemStream"]
+__all__ = ["JsonItemStream", "JsonStreamError"]
 
 _WHITESPACE = " \t\n\r"
 _DECODER = json.JSONDecoder()
@@ -22,7 +22,7 @@ _COMPACT_AT = 1 << 16
 
 
 class JsonStreamError(ValueError):
-    """The answer is not the JSON document the stream expected."""
+    """The answer is not the JSON document the stream expected (the only error a stream raises)."""
 
 
 class JsonItemStream:
@@ -62,12 +62,15 @@ class JsonItemStream:
         if self._pos > _COMPACT_AT:
             self._buf = self._buf[self._pos :]
             self._pos = 0
-        for chunk in self._chunks:
-            text = self._decoder.decode(chunk)
-            if text:
-                self._buf += text
-                return True
-        self._buf += self._decoder.decode(b"", final=True)
+        try:
+            for chunk in self._chunks:
+                text = self._decoder.decode(chunk)
+                if text:
+                    self._buf += text
+                    return True
+            self._buf += self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise JsonStreamError(f"the JSON answer is not UTF-8 ({exc.reason})") from None
         self._eof = True
         return False
 
@@ -95,10 +98,14 @@ class JsonItemStream:
         while True:
             try:
                 value, end = _DECODER.raw_decode(self._buf, self._pos)
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as exc:
                 if self._more():
                     continue
-                raise JsonStreamError("the JSON answer ended in the middle of a value") from None
+                if exc.pos >= len(self._buf):
+                    raise JsonStreamError("the JSON answer ended in the middle of a value") from None
+                raise JsonStreamError(f"the JSON answer is invalid: {exc.msg}") from None
+            except RecursionError:
+                raise JsonStreamError("the JSON answer is nested too deeply") from None
             # A number at the very end of the buffer may continue in the next chunk.
             if end == len(self._buf) and not self._eof and self._more():
                 continue

@@ -54,6 +54,12 @@ from airflow_provider_twelvelabs.models import (
     PresignedUrls,
     ReportChunksResult,
 )
+from airflow_provider_twelvelabs.reporting import (
+    DEFAULT_PROGRESS_INTERVAL,
+    TransferProgress,
+    duration_text,
+    mib_text,
+)
 from airflow_provider_twelvelabs.sources import Source, resolve
 
 __all__ = [
@@ -309,74 +315,31 @@ class UploadProgress:
     total_bytes: int
 
 
-def _mib(n: float) -> str:
-    return f"{n / _MIB:.1f} MiB"
+_mib = mib_text
+_duration = duration_text
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+class _Progress(TransferProgress):
+    """Counts bytes and chunks; logs at most once per interval, and at 100%."""
 
-
-class _Progress:
-    """Counts bytes and chunks and logs at most once per interval."""
-
-    def __init__(self, label: str, total_bytes: int, total_chunks: int, interval: float) -> None:
-        self.label = label
-        self.total_bytes = total_bytes
+    def __init__(
+        self, label: str, total_bytes: int, total_chunks: int, interval: float, logger: Any = None
+    ) -> None:
+        super().__init__(logger or log, f"Multipart upload of {label}", total_bytes, interval=interval)
         self.total_chunks = total_chunks
-        self.interval = interval
-        self.resumed_bytes = 0
         self.resumed_chunks = 0
-        self.sent_bytes = 0
         self.sent_chunks = 0
         self.retries = 0
-        self.started = time.monotonic()
-        self._last_log = self.started
-
-    @property
-    def done_bytes(self) -> int:
-        return self.resumed_bytes + self.sent_bytes
 
     @property
     def done_chunks(self) -> int:
         return self.resumed_chunks + self.sent_chunks
 
-    @property
-    def elapsed(self) -> float:
-        return max(1e-9, time.monotonic() - self.started)
+    def _chunks(self) -> str:
+        return f"{self.done_chunks} of {self.total_chunks} chunks"
 
-    @property
-    def rate(self) -> float:
-        """Bytes per second sent by this run (resumed bytes do not count)."""
-        return self.sent_bytes / self.elapsed
-
-    def maybe_log(self) -> None:
-        now = time.monotonic()
-        if now - self._last_log < self.interval:
-            return
-        self._last_log = now
-        rate = self.rate
-        remaining = self.total_bytes - self.done_bytes
-        eta = _duration(remaining / rate) if rate > 0 else "unknown"
-        percent = 100.0 * self.done_bytes / self.total_bytes if self.total_bytes else 100.0
-        log.info(
-            "Multipart upload of %s: %.1f%% (%s of %s, %d of %d chunks) at %.1f MB/s, ETA %s",
-            self.label,
-            percent,
-            _mib(self.done_bytes),
-            _mib(self.total_bytes),
-            self.done_chunks,
-            self.total_chunks,
-            rate / 1e6,
-            eta,
-        )
+    def maybe_log(self, extra: Callable[[], str] | None = None) -> None:
+        super().maybe_log(extra or self._chunks)
 
 
 # ---------------------------------------------------------------------------------------- URLs
@@ -417,11 +380,13 @@ class MultipartUploader:
         most a quarter of its lifetime).
     :param report_interval: completed chunks are reported at the latest after this many seconds,
         and at once when 50 are waiting.
-    :param progress_interval: seconds between progress log lines.
+    :param progress_interval: seconds between progress log lines (one is also logged at 100%).
     :param chunk_timeout: read and write timeout of a chunk PUT, in seconds.
     :param connect_timeout: connect timeout of a chunk PUT, in seconds.
     :param progress_callback: called with an :class:`UploadProgress` after every chunk; an
         exception it raises aborts the upload (resumable later).
+    :param logger: where progress and warnings are logged (an operator passes its task logger, so
+        they are in the task log); this module's logger by default.
     """
 
     api: MultipartApi
@@ -431,10 +396,16 @@ class MultipartUploader:
     retry_max_delay: float = 15.0
     url_expiry_margin: float = 60.0
     report_interval: float = 5.0
-    progress_interval: float = 5.0
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL
     chunk_timeout: float = 300.0
     connect_timeout: float = 10.0
     progress_callback: Callable[[UploadProgress], None] | None = None
+    logger: Any = None
+
+    @property
+    def log(self) -> Any:
+        """Where the progress and the engine's other lines go: ``logger``, else this module's."""
+        return self.logger or log
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
@@ -493,7 +464,7 @@ class MultipartUploader:
                 )
                 run = _Run(self, src, _checkpoint_of(session, name, src.size))
                 run.add_urls(session.upload_urls)
-                log.info(
+                self.log.info(
                     "Opened multipart upload %s for %s: %s in %d chunks of %s, %d in parallel",
                     session.upload_id,
                     name,
@@ -512,7 +483,7 @@ class MultipartUploader:
     def _resume(self, src: UploadSource, name: str, checkpoint: MultipartCheckpoint) -> _Run | None:
         """Return a run over the stored session, or ``None`` when a new session is needed."""
         if checkpoint.total_size != src.size or checkpoint.filename != name:
-            log.warning(
+            self.log.warning(
                 "Not resuming upload %s: it was for %s (%d bytes), this is %s (%d bytes)",
                 checkpoint.upload_id,
                 checkpoint.filename,
@@ -525,13 +496,13 @@ class MultipartUploader:
         try:
             status, done = run.fetch_status(all_pages=True)
         except TwelveLabsNotFoundError:
-            log.warning("Upload session %s no longer exists; starting a new one", checkpoint.upload_id)
+            self.log.warning("Upload session %s no longer exists; starting a new one", checkpoint.upload_id)
             return None
         if status in _DEAD_SESSION:
-            log.warning("Upload session %s is %s; starting a new one", checkpoint.upload_id, status)
+            self.log.warning("Upload session %s is %s; starting a new one", checkpoint.upload_id, status)
             return None
         run.mark_resumed(done)
-        log.info(
+        self.log.info(
             "Resuming multipart upload %s of %s: %d of %d chunks already completed",
             checkpoint.upload_id,
             name,
@@ -580,8 +551,13 @@ class _Run:
         self.unreported: list[dict[str, Any]] = []
         self.last_report = time.monotonic()
         self.completed: set[int] = set()
+        self.log = uploader.log
         self.progress = _Progress(
-            checkpoint.filename, checkpoint.total_size, checkpoint.total_chunks, uploader.progress_interval
+            checkpoint.filename,
+            checkpoint.total_size,
+            checkpoint.total_chunks,
+            uploader.progress_interval,
+            uploader.log,
         )
         self._abort = threading.Event()
 
@@ -660,7 +636,7 @@ class _Run:
             lost = set(range(1, total + 1)) - done
             if not lost:
                 break
-            log.warning(
+            self.log.warning(
                 "Upload %s: the API lists %d chunk(s) as not completed (round %d); sending them again",
                 self.checkpoint.upload_id,
                 len(lost),
@@ -668,13 +644,16 @@ class _Run:
             )
             self.completed -= lost
             self.progress.sent_chunks = max(0, self.progress.sent_chunks - len(lost))
+            lost_bytes = sum(self.checkpoint.chunk_length(i) for i in lost)
+            self.progress.sent_bytes = max(0, self.progress.sent_bytes - lost_bytes)
+            self.progress.reopen()
         else:
             raise TwelveLabsUploadError(
                 f"Upload session {self.checkpoint.upload_id} of {self.checkpoint.filename} is still "
                 "incomplete after 3 rounds"
             )
         progress = self.progress
-        log.info(
+        self.log.info(
             "Multipart upload of %s complete: %s sent in %d chunk(s) (%d resumed, %d retried) in %s, "
             "%.1f MB/s; asset %s, upload %s",
             self.checkpoint.filename,
@@ -778,7 +757,7 @@ class _Run:
             delay = min(self.opts.retry_max_delay, self.opts.retry_base_delay * 2 ** (attempts - 1))
             delay *= 0.5 + random.random() / 2  # noqa: S311 - jitter, not cryptography
             self.progress.retries += 1
-            log.warning(
+            self.log.warning(
                 "Chunk %d of upload %s failed (%s); retrying on a fresh URL in %.1f s (attempt %d of %d)",
                 index,
                 self.checkpoint.upload_id,

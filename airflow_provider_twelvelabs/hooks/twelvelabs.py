@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import importlib
 import json
 import logging
 import random
@@ -31,12 +32,13 @@ from airflow_provider_twelvelabs import __version__
 from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsAPIError,
     TwelveLabsError,
+    TwelveLabsMalformedResponseError,
     TwelveLabsTransportError,
     error_from_response,
 )
 from airflow_provider_twelvelabs.hooks import endpoints as api
 from airflow_provider_twelvelabs.hooks.endpoints import ApiCall, FilePart
-from airflow_provider_twelvelabs.hooks.json_stream import JsonItemStream
+from airflow_provider_twelvelabs.hooks.json_stream import JsonItemStream, JsonStreamError
 from airflow_provider_twelvelabs.models import (
     AnalyzeBatch,
     AnalyzeBatchResult,
@@ -75,6 +77,8 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 #: Network read size of streamed answers.
 _STREAM_CHUNK_BYTES = 64 * 1024
+#: Answers larger than this are parsed in a thread by the async transport, off the event loop.
+_PARSE_IN_THREAD_BYTES = 256 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +253,54 @@ def _decode(body: bytes) -> Any:
     return json.loads(body)
 
 
+def _malformed(
+    call: ApiCall[Any], response: httpx.Response, problem: str
+) -> TwelveLabsMalformedResponseError:
+    content_type = response.headers.get("content-type") or "no content type"
+    return TwelveLabsMalformedResponseError(
+        response.status_code,
+        "malformed_response",
+        f"{problem} [{content_type}]",
+        method=call.method,
+        path="/" + call.path,
+    )
+
+
+def _undecodable(body: bytes, exc: Exception) -> str:
+    """Say why a non-empty body is not JSON, in words a task log can show."""
+    head = body.lstrip()[:200].lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "an HTML page instead of JSON (a proxy or gateway answered?)"
+    if isinstance(exc, json.JSONDecodeError):
+        if exc.pos >= len(body.rstrip()) - 1 or exc.msg.startswith("Unterminated"):
+            return f"truncated JSON ({len(body)} bytes; {exc.msg} at byte {exc.pos})"
+        return f"invalid JSON ({exc.msg} at byte {exc.pos})"
+    if isinstance(exc, UnicodeDecodeError):
+        return "a body that is not UTF-8 text"
+    return f"a body that is not JSON ({type(exc).__name__})"
+
+
+def _parse_answer(call: ApiCall[T], response: httpx.Response, body: bytes) -> T:
+    """Decode and parse a success answer.
+
+    :raises TwelveLabsMalformedResponseError: when the body is not JSON (truncated, an HTML page),
+        is empty where the call expects content, or does not fit the call's model. Never a raw
+        ``JSONDecodeError``, ``ValidationError`` or ``KeyError``.
+    """
+    try:
+        payload = _decode(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _malformed(call, response, _undecodable(body, exc)) from None
+    if payload is None and call.parse is not api.nothing and response.status_code != 204:
+        raise _malformed(call, response, "an empty body where a JSON answer was expected")
+    try:
+        return call.parse(payload)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = first[0] if first else type(exc).__name__
+        raise _malformed(call, response, f"JSON that does not fit the expected answer ({detail})") from None
+
+
 class _RequestBuilder:
     """Builds a fresh httpx request for each attempt of an :class:`ApiCall`.
 
@@ -308,6 +360,27 @@ _FORCE_MULTIPART = _ForceMultipart()
 _shared_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+_client_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Modules httpx imports on its first async request; imported with the client, off the event loop.
+_ASYNC_TRANSPORT_MODULES = ("httpcore._backends.anyio", "anyio._backends._asyncio", "anyio.streams.tls")
+
+
+def _new_async_client(settings: _Settings) -> httpx.AsyncClient:
+    """Build a shared async client (blocking: TLS context, lazy imports), meant for a worker thread."""
+    for name in _ASYNC_TRANSPORT_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    return httpx.AsyncClient(
+        base_url=settings.base_url,
+        headers=settings.headers,
+        timeout=settings.httpx_timeout,
+        follow_redirects=True,
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    )
 
 
 class TwelveLabsHook(BaseHook):
@@ -463,21 +536,24 @@ class TwelveLabsHook(BaseHook):
         return self._client
 
     async def aget_conn(self) -> httpx.AsyncClient:
-        """Return the async client shared by every hook of this connection in this event loop."""
+        """Return the async client shared by every hook of this connection in this event loop.
+
+        The client is built in a thread: its TLS context loads the CA bundle (a third of a second
+        on a busy machine), which would otherwise stall every trigger of the triggerer.
+        """
         settings = await self.asettings()
         loop = asyncio.get_running_loop()
         per_loop = _shared_async_clients.setdefault(loop, {})
         key = (settings.base_url, hash(settings.api_key), settings.timeout, settings.connect_timeout)
         client = per_loop.get(key)
         if client is None or client.is_closed:
-            client = httpx.AsyncClient(
-                base_url=settings.base_url,
-                headers=settings.headers,
-                timeout=settings.httpx_timeout,
-                follow_redirects=True,
-                limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            )
-            per_loop[key] = client
+            lock = _client_locks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
+            async with lock:
+                client = per_loop.get(key)
+                if client is None or client.is_closed:
+                    client = await asyncio.to_thread(_new_async_client, settings)
+                    per_loop[key] = client
+        assert isinstance(client, httpx.AsyncClient)
         return client
 
     def close(self) -> None:
@@ -503,6 +579,9 @@ class TwelveLabsHook(BaseHook):
 
     def _retryable(self, call: ApiCall[Any]) -> Callable[[BaseException], bool]:
         def predicate(exc: BaseException) -> bool:
+            if isinstance(exc, TwelveLabsMalformedResponseError):
+                # The server did answer, so a create may have been done: repeated only if harmless.
+                return call.idempotent
             if isinstance(exc, TwelveLabsAPIError):
                 return exc.status in RETRY_STATUSES
             if isinstance(exc, httpx.TransportError):
@@ -516,11 +595,12 @@ class TwelveLabsHook(BaseHook):
     def _before_sleep(self, call: ApiCall[Any], policy: RetryPolicy) -> Callable[[RetryCallState], None]:
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            what = (
-                f"answered {exc.status}"
-                if isinstance(exc, TwelveLabsAPIError)
-                else f"failed ({type(exc).__name__})"
-            )
+            if isinstance(exc, TwelveLabsMalformedResponseError):
+                what = f"answered {exc.status} with a malformed body ({exc.message})"
+            elif isinstance(exc, TwelveLabsAPIError):
+                what = f"answered {exc.status}"
+            else:
+                what = f"failed ({type(exc).__name__})"
             wait = state.next_action.sleep if state.next_action else 0.0
             self.log.warning(
                 "TwelveLabs %s /%s %s; retrying in %.1f s (attempt %d of %d)",
@@ -545,6 +625,12 @@ class TwelveLabsHook(BaseHook):
 
     @staticmethod
     def _transport_error(call: ApiCall[Any], exc: httpx.TransportError) -> TwelveLabsTransportError:
+        if isinstance(exc, httpx.ReadTimeout):
+            # Also what a body that stalls half-way looks like: headers came, the rest never did.
+            return TwelveLabsTransportError(
+                f"TwelveLabs {call.method} /{call.path} got no answer: ReadTimeout (nothing arrived within "
+                "the read timeout, the connection's 'timeout' extra; the answer may have stalled mid-body)"
+            )
         return TwelveLabsTransportError(
             f"TwelveLabs {call.method} /{call.path} got no answer: {type(exc).__name__}: {exc}"
         )
@@ -565,7 +651,7 @@ class TwelveLabsHook(BaseHook):
             body = response.read()
             self._observe(response)
             _check(call, response, body)
-            return call.parse(_decode(body))
+            return _parse_answer(call, response, body)
 
         try:
             return Retrying(**self._retry_kwargs(call, retry or self.settings.retry))(attempt)
@@ -590,7 +676,10 @@ class TwelveLabsHook(BaseHook):
             body = await response.aread()
             self._observe(response)
             _check(call, response, body)
-            return call.parse(_decode(body))
+            if len(body) > _PARSE_IN_THREAD_BYTES:
+                # Decoding and validating megabytes would hold up every trigger of the triggerer.
+                return await asyncio.to_thread(_parse_answer, call, response, body)
+            return _parse_answer(call, response, body)
 
         try:
             return await AsyncRetrying(**self._retry_kwargs(call, settings.retry))(attempt)
@@ -611,7 +700,7 @@ class TwelveLabsHook(BaseHook):
             self._observe(response)
             if not response.is_success:
                 _check(call, response, response.read())
-            return call.parse(_without_array(response.iter_bytes(_STREAM_CHUNK_BYTES), call.skip))
+            return _parse_skipping(call, response, response.iter_bytes(_STREAM_CHUNK_BYTES))
         finally:
             response.close()
 
@@ -637,15 +726,20 @@ class TwelveLabsHook(BaseHook):
             while chunks:
                 yield chunks.popleft()
 
-        return call.parse(await asyncio.to_thread(_without_array, drain(), call.skip))
+        return await asyncio.to_thread(_parse_skipping, call, response, drain())
 
-    def stream_lines(self, call: ApiCall[Any]) -> Iterator[dict[str, Any]]:
+    def stream_lines(self, call: ApiCall[Any], *, strict: bool = False) -> Iterator[dict[str, Any]]:
         """Execute a streaming call and yield each NDJSON line as a dict.
 
         Opening the stream is retried like any call; once lines flow, nothing is retried, since a
-        repeat would generate (and bill) the text again. Lines that are not JSON are skipped.
+        repeat would generate (and bill) the text again. Lines that are not JSON are skipped, unless
+        ``strict``.
 
         :param call: the call's description.
+        :param strict: every line must be a JSON object and there must be at least one (JSON Lines
+            of records, where a skipped line would be a lost record): otherwise
+            :class:`~airflow_provider_twelvelabs.exceptions.TwelveLabsMalformedResponseError`. An
+            HTML answer is refused (and retried) at opening in either mode.
         """
         client = self.get_conn()
         builder = _RequestBuilder(call)
@@ -656,6 +750,9 @@ class TwelveLabsHook(BaseHook):
                 body = response.read()
                 response.close()
                 _check(call, response, body)
+            if _is_html(response):
+                response.close()
+                raise _malformed(call, response, "an HTML page instead of JSON lines (a proxy answered?)")
             return response
 
         try:
@@ -663,20 +760,29 @@ class TwelveLabsHook(BaseHook):
         except httpx.TransportError as exc:
             raise self._transport_error(call, exc) from None
         try:
+            lines = 0
             for line in response.iter_lines():
                 event = _parse_line(line)
                 if event is not None:
+                    lines += 1
                     yield event
+                elif strict and line.strip():
+                    raise _malformed(call, response, f"line {lines + 1} is not a JSON object")
+            if strict and not lines:
+                raise _malformed(call, response, "an empty body where JSON lines were expected")
         except httpx.TransportError as exc:
             raise self._transport_error(call, exc) from None
         finally:
             response.close()
             builder.close()
 
-    async def astream_lines(self, call: ApiCall[Any]) -> AsyncIterator[dict[str, Any]]:
+    async def astream_lines(
+        self, call: ApiCall[Any], *, strict: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
         """Async twin of :meth:`stream_lines`.
 
         :param call: the call's description.
+        :param strict: as in :meth:`stream_lines`.
         """
         client = await self.aget_conn()
         settings = await self.asettings()
@@ -688,6 +794,9 @@ class TwelveLabsHook(BaseHook):
                 body = await response.aread()
                 await response.aclose()
                 _check(call, response, body)
+            if _is_html(response):
+                await response.aclose()
+                raise _malformed(call, response, "an HTML page instead of JSON lines (a proxy answered?)")
             return response
 
         try:
@@ -697,10 +806,16 @@ class TwelveLabsHook(BaseHook):
         except httpx.TransportError as exc:
             raise self._transport_error(call, exc) from None
         try:
+            lines = 0
             async for line in response.aiter_lines():
                 event = _parse_line(line)
                 if event is not None:
+                    lines += 1
                     yield event
+                elif strict and line.strip():
+                    raise _malformed(call, response, f"line {lines + 1} is not a JSON object")
+            if strict and not lines:
+                raise _malformed(call, response, "an empty body where JSON lines were expected")
         except httpx.TransportError as exc:
             raise self._transport_error(call, exc) from None
         finally:
@@ -738,6 +853,8 @@ class TwelveLabsHook(BaseHook):
             yield JsonItemStream(response.iter_bytes(_STREAM_CHUNK_BYTES), path)
         except httpx.TransportError as exc:
             raise self._transport_error(call, exc) from None
+        except JsonStreamError as exc:
+            raise _malformed(call, response, str(exc)) from None
         finally:
             response.close()
             builder.close()
@@ -1327,16 +1444,32 @@ class TwelveLabsHook(BaseHook):
 
         :param batch_id: the batch id.
         """
-        for line in self.stream_lines(api.get_analyze_batch_results(batch_id)):
-            yield AnalyzeBatchResult.model_validate(line)
+        call = api.get_analyze_batch_results(batch_id)
+        for line in self.stream_lines(call, strict=True):
+            yield _batch_result(call, line)
 
     async def astream_analyze_batch_results(self, batch_id: str) -> AsyncIterator[AnalyzeBatchResult]:
         """Async twin of :meth:`stream_analyze_batch_results`.
 
         :param batch_id: the batch id.
         """
-        async for line in self.astream_lines(api.get_analyze_batch_results(batch_id)):
-            yield AnalyzeBatchResult.model_validate(line)
+        call = api.get_analyze_batch_results(batch_id)
+        async for line in self.astream_lines(call, strict=True):
+            yield _batch_result(call, line)
+
+
+def _parse_skipping(call: ApiCall[T], response: httpx.Response, chunks: Iterable[bytes | memoryview]) -> T:
+    """Parse an answer read through :func:`_without_array`; a malformed body raises the typed error."""
+    try:
+        fields = _without_array(chunks, call.skip)
+    except JsonStreamError as exc:
+        raise _malformed(call, response, str(exc)) from None
+    try:
+        return call.parse(fields)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = first[0] if first else type(exc).__name__
+        raise _malformed(call, response, f"JSON that does not fit the expected answer ({detail})") from None
 
 
 def _without_array(chunks: Iterable[bytes | memoryview], path: Sequence[str]) -> dict[str, Any]:
@@ -1347,13 +1480,31 @@ def _without_array(chunks: Iterable[bytes | memoryview], path: Sequence[str]) ->
     return stream.fields
 
 
+def _is_html(response: httpx.Response) -> bool:
+    return "html" in (response.headers.get("content-type") or "").lower()
+
+
+def _batch_result(call: ApiCall[Any], line: dict[str, Any]) -> AnalyzeBatchResult:
+    try:
+        return AnalyzeBatchResult.model_validate(line)
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()
+        raise TwelveLabsMalformedResponseError(
+            200,
+            "malformed_response",
+            f"a result line that does not fit an analyze batch result ({first[0] if first else exc})",
+            method=call.method,
+            path="/" + call.path,
+        ) from None
+
+
 def _parse_line(line: str) -> dict[str, Any] | None:
     line = line.strip()
     if not line:
         return None
     try:
         event = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         log.debug("Skipping a stream line that is not JSON")
         return None
     return event if isinstance(event, dict) else None

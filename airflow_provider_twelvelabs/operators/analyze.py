@@ -11,6 +11,13 @@ takes no ``video_id``. An indexed video id given as ``video_id`` is mapped to th
 with ``index_id``, by ``GET /indexes/{index_id}/indexed-assets/{video_id}``; without it, by looking
 for the indexed asset in each index of the account (then, as a last resort, by reading the id as an
 asset id). A ``video_id`` found nowhere fails with an error that says so.
+
+``/analyze`` takes up to an hour of video. For a longer one (up to 2 hours) the summary and gist
+operators create an asynchronous analyze task instead (``method="auto"``, the default), on the
+provider's job model: the task id is kept for a retry to reconnect to, the wait defers with
+``deferrable=True``, and ``on_kill`` or a wait timeout cancel the task. Chapters and highlights of
+such a video use video segmentation (``analysis_mode: time_based_metadata``), whose segments carry
+the model's own time ranges; ``method="segmentation"`` asks for it on a video of any length.
 """
 
 from __future__ import annotations
@@ -21,15 +28,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import (
     TwelveLabsEndpointGoneError,
     TwelveLabsError,
     TwelveLabsNotFoundError,
 )
-from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
+from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.reporting import log_text_result, result_location
 from airflow_provider_twelvelabs.requests.analyze import (
     GIST_TYPES,
     MAX_PROMPT_CHARS,
+    MAX_TASK_VIDEO_SECONDS,
     MAX_VIDEO_SECONDS,
     SUMMARIZE_TYPES,
     AnalyzeOptions,
@@ -327,8 +337,8 @@ def _check_length(video: ResolvedVideo, what: str) -> None:
     if video.duration is not None and video.duration > MAX_VIDEO_SECONDS:
         raise TwelveLabsError(
             f"{video.described} is {video.duration:,.0f} s long; POST /analyze accepts up to "
-            f"{MAX_VIDEO_SECONDS:,} s (1 hour). Generate the {what} of a longer video with "
-            "TwelveLabsCreateAnalyzeTaskOperator (an asynchronous analyze task, up to 2 hours)."
+            f"{MAX_VIDEO_SECONDS:,} s (1 hour). Leave method='auto' (the default) to generate the "
+            f"{what} of a longer video with an asynchronous analyze task (up to 2 hours)."
         )
 
 
@@ -499,7 +509,176 @@ def _legacy_flag(use_legacy_endpoint: bool, prefer_legacy_endpoint: bool | None)
     return bool(prefer_legacy_endpoint)
 
 
-class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
+_SEGMENT_FIELDS = {
+    "chapter": (
+        "Each chapter of the video, in chronological order, together covering the whole video",
+        "a descriptive headline of the chapter",
+        "a summary that elaborates on the headline",
+    ),
+    "highlight": (
+        "Each of the most important moments of the video, in chronological order",
+        "a short title of the moment",
+        "a brief description of the moment",
+    ),
+}
+
+
+def segmentation_definitions(kind: str, prompt: str | None) -> list[dict[str, Any]]:
+    """Return the ``segment_definitions`` that cut a video into chapters or highlights.
+
+    Each segment comes back with its time range (seconds) and a ``title`` and a ``summary``.
+
+    :param kind: ``chapter`` or ``highlight``.
+    :param prompt: the user's own instructions, added to the definition's description.
+    """
+    description, title, summary = _SEGMENT_FIELDS[kind]
+    if prompt:
+        description = f"{description}. Further instructions: {prompt}"
+    return [
+        {
+            "id": f"{kind}s",
+            "description": description,
+            "fields": [
+                {"name": "title", "type": "string", "description": title},
+                {"name": "summary", "type": "string", "description": summary},
+            ],
+        }
+    ]
+
+
+class _PegasusJob(TwelveLabsJobOperator):
+    """What the summary and gist operators share: ``/analyze``, or an analyze task beyond its reach.
+
+    :meth:`route` picks the way for a resolved video; :meth:`run_task` creates (or, on a retry,
+    reconnects to) an analyze task on the job model and waits for it, after which
+    :meth:`finish_task` shapes what Pegasus wrote like the ``/analyze`` path does.
+    """
+
+    job_kind = "analyze_task"
+    external_id_key = xcom_keys.ANALYZE_TASK_ID
+    ui_color = "#f3e8fd"
+
+    def __init__(self, *, method: str = "auto", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.method = method
+        self._route: str | None = None
+        self._duration: float | None = None
+        self._task_body: dict[str, Any] = {}
+
+    def route(self, video: ResolvedVideo, what: str, *, segments: bool) -> str:
+        """Return ``sync``, ``task`` or ``segmentation`` for ``video``; refuse a video too long for it.
+
+        :param video: the resolved video.
+        :param what: what is generated, for messages.
+        :param segments: whether the result is time ranges (chapters, highlights).
+        """
+        method = self.method
+        too_long_for_sync = video.duration is not None and video.duration > MAX_VIDEO_SECONDS
+        if method == "auto":
+            method = ("segmentation" if segments else "task") if too_long_for_sync else "sync"
+        if method == "sync":
+            _check_length(video, what)
+        elif video.duration is not None and video.duration > MAX_TASK_VIDEO_SECONDS:
+            raise TwelveLabsError(
+                f"{video.described} is {video.duration:,.0f} s long; an analyze task takes up to "
+                f"{MAX_TASK_VIDEO_SECONDS:,} s (2 hours) of video. Analyse a window of it with "
+                "TwelveLabsCreateAnalyzeTaskOperator (start_time/end_time), or cut the video."
+            )
+        return method
+
+    def source_label(self) -> str:
+        """The video source for logs: the id given, or the URL without its query string."""
+        video_id, asset_id = getattr(self, "video_id", None), getattr(self, "asset_id", None)
+        url = str(getattr(self, "video_url", None) or "").split("?", 1)[0]
+        return str(video_id or asset_id or url or "the video")
+
+    def too_long_for_sync(self, exc: TwelveLabsError, *, segments: bool) -> str:
+        """Return the analyze task's way when ``/analyze`` refused a video of unknown length as too long.
+
+        Re-raises ``exc`` for any other error, or when ``method`` is not ``auto``.
+
+        :param exc: what ``POST /analyze`` raised.
+        :param segments: whether the result is time ranges (chapters, highlights).
+        """
+        if self.method != "auto" or getattr(exc, "code", None) != "video_duration_too_long":
+            raise exc
+        self.log.info("POST /analyze refused the video as longer than an hour (%s)", exc)
+        return "segmentation" if segments else "task"
+
+    def run_task(self, context: Context, video: ResolvedVideo, route: str, **analysis: Any) -> Any:
+        """Validate the analyze task's request, then create it (or reconnect to it) and finish.
+
+        :param context: the task context.
+        :param video: the resolved video.
+        :param route: ``task`` or ``segmentation``.
+        :param analysis: the analysis, as ``AnalyzeTaskRequest`` takes it (prompt, json_schema...).
+        """
+        from airflow_provider_twelvelabs.requests.analyze_async import AnalyzeTaskRequest
+
+        source = video.body["video"]
+        request = AnalyzeTaskRequest.build(asset_id=source.get("asset_id"), url=source.get("url"), **analysis)
+        self._route, self._duration, self._task_body = route, video.duration, request.to_body()
+        length = f"{video.duration:,.0f} s" if video.duration is not None else "of unknown length"
+        self.log.info(
+            "%s is %s: generating with an asynchronous analyze task (%s)",
+            video.described,
+            length,
+            "video segmentation" if route == "segmentation" else "general mode",
+        )
+        return TwelveLabsJobOperator.execute(self, context)
+
+    def create_job(self, context: Context) -> Any:
+        """Create the analyze task.
+
+        :param context: the task context.
+        """
+        task = self.hook.create_analyze_task(self._task_body)
+        self.log.info("Created analyze task %s", task.id)
+        return task
+
+    def resume_state(self) -> dict[str, Any]:
+        """The way taken and the video's length, needed to shape the result after a deferral."""
+        return {"route": self._route, "duration": self._duration}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take back the way taken and the video's length.
+
+        :param state: the deferral's keyword arguments.
+        """
+        self._route = state.get("route") or self._route
+        self._duration = state.get("duration", self._duration)
+
+    def on_resource_ready(self, context: Context, kind: str, resource: dict[str, Any]) -> Any:
+        """Read the ready analyze task's result and shape it.
+
+        :param context: the task context.
+        :param kind: ``analyze_task``.
+        :param resource: the task as JSON (without its result).
+        """
+        from airflow_provider_twelvelabs.operators.analyze_async import read_ready_task
+
+        task_id = str(resource.get("id"))
+        task = read_ready_task(self.hook, task_id, self.log)
+        result = task.result
+        generation = _Generation(
+            id=task_id,
+            text=result.data,
+            finish_reason=result.finish_reason,
+            usage=dict(result.usage or {}),
+            warning=task.warning,
+        )
+        self.log.info("Analyze task %s done (usage: %s)", task_id, generation.usage)
+        return self.finish_task(generation)
+
+    def finish_task(self, generation: _Generation) -> Any:
+        """Shape what the analyze task wrote into the operator's result.
+
+        :param generation: the task's result.
+        """
+        raise NotImplementedError
+
+
+class TwelveLabsSummarizeOperator(_PegasusJob):
     """Summarize a video, or list its chapters or highlights, with Pegasus.
 
     Asks ``POST /analyze`` for the content (chapters and highlights with a JSON schema) and returns
@@ -510,9 +689,12 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
       times in seconds, ordered, non-overlapping and inside the video.
 
     Give exactly one video: ``video_id`` (an indexed video, mapped to its asset as the module
-    docstring says), ``asset_id`` or ``video_url``. ``/analyze`` takes videos of up to 1 hour; a
-    longer one (when its duration is known) fails before the call with a pointer to
-    :class:`~airflow_provider_twelvelabs.operators.analyze_async.TwelveLabsCreateAnalyzeTaskOperator`.
+    docstring says), ``asset_id`` or ``video_url``. ``/analyze`` takes videos of up to 1 hour; with
+    ``method="auto"`` (the default) a longer one (up to 2 hours, when its duration is known: an
+    asset's or an indexed video's) goes to an asynchronous analyze task instead: a JSON schema for
+    a summary, video segmentation for chapters and highlights. The task waits like every job of the
+    provider (``deferrable=True`` frees the worker slot), a retry reconnects to it, and ``on_kill``
+    or ``wait_timeout`` cancel it. The result has the same shape either way.
 
     :param video_id: an indexed video (indexed asset) id. (templated)
     :param asset_id: an asset id. (templated)
@@ -529,8 +711,13 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
     :param use_legacy_endpoint: call the retired ``POST /summarize`` first (``video_id`` only),
         falling back to ``/analyze`` when it answers that it is gone; default ``False``.
     :param prefer_legacy_endpoint: deprecated name of ``use_legacy_endpoint``.
+    :param method: ``auto`` (default: ``/analyze`` up to an hour, an analyze task beyond),
+        ``sync`` (``/analyze`` only: a longer video fails before the call), ``task`` (always an
+        analyze task with a JSON schema) or ``segmentation`` (chapters and highlights: always an
+        analyze task in video segmentation, whose segments carry the model's own time ranges).
     :param kwargs: :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
-        arguments (``twelvelabs_conn_id``) and ``BaseOperator`` arguments.
+        arguments (``twelvelabs_conn_id``, ``deferrable``, ``wait_timeout``, ``poll_interval``...)
+        and ``BaseOperator`` arguments.
     """
 
     template_fields: Sequence[str] = (
@@ -556,9 +743,10 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         response_format: Mapping[str, Any] | None = None,
         use_legacy_endpoint: bool = False,
         prefer_legacy_endpoint: bool | None = None,
+        method: str = "auto",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(method=method, **kwargs)
         self.video_id = video_id
         self.asset_id = asset_id
         self.video_url = video_url
@@ -601,8 +789,21 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         }
 
     def execute(self, context: Context) -> Any:
-        """Generate the summary, chapters or highlights and return them JSON-native."""
+        """Generate the summary, chapters or highlights, log them and return them JSON-native."""
         request = self._request()
+        value = self._generate(request, context)
+        if self._route is None:  # an analyze task's result was logged when it was shaped
+            self._log_result(value)
+        return value
+
+    def _log_result(self, value: Any) -> None:
+        names = {"summary": "Summary", "chapter": "Chapters", "highlight": "Highlights"}
+        what = names.get(self.type, self.type)
+        if isinstance(value, list):
+            what = f"{len(value):,} {what.lower()}"
+        log_text_result(self.log, f"{what} of {self.source_label()}", value, where=result_location())
+
+    def _generate(self, request: SummarizeRequest, context: Context) -> Any:
         prompt, response_format = request.prompt, request.response_format
         if self.use_legacy_endpoint:
             body = request.to_body()
@@ -625,11 +826,52 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
             asset_id=request.asset_id,
             video_url=request.video_url,
             index_id=request.index_id,
+            # Chapters are clipped to the video; a summary of a video of unknown length goes to
+            # /analyze, which refuses one over an hour (and then an analyze task takes it).
             need_duration=self.type != "summary",
             log=self.log,
         )
-        _check_length(video, self.type)
-        return self._from_analyze(video, prompt, response_format)
+        route = self.route(video, self.type, segments=self.type != "summary")
+        if route == "sync":
+            try:
+                return self._from_analyze(video, prompt, response_format)
+            except TwelveLabsError as exc:
+                route = self.too_long_for_sync(exc, segments=self.type != "summary")
+        if route == "segmentation":
+            return self.run_task(
+                context,
+                video,
+                route,
+                segment_definitions=segmentation_definitions(self.type, prompt),
+                segment_time_format="seconds",
+                temperature=self.temperature,
+            )
+        text, fmt = summarize_fallback_request(self.type, prompt, response_format)
+        return self.run_task(
+            context,
+            video,
+            route,
+            prompt=text,
+            json_schema=fmt["json_schema"] if fmt else None,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+        )
+
+    def finish_task(self, generation: _Generation) -> Any:
+        """Shape the analyze task's result: text, parsed JSON, or tidy segments.
+
+        :param generation: the task's result.
+        """
+        if self._route == "segmentation":
+            from airflow_provider_twelvelabs.operators.analyze_async import segment_rows
+
+            value = tidy_segments(_segments(segment_rows(generation.text)), self._duration)
+        else:
+            request = self._request()
+            _, fmt = summarize_fallback_request(self.type, request.prompt, request.response_format)
+            value = self._shape(generation, fmt, self._duration)
+        self._log_result(value)
+        return value
 
     def _from_summarize(self, result: SummarizeResult, response_format: Mapping[str, Any] | None) -> Any:
         kind = result.summarize_type
@@ -671,6 +913,9 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         }
         generation = _run_analysis(self.hook, body, stream=False, log=self.log)
         self.log.info("Analyze (%s) for %s done (usage: %s)", self.type, video.described, generation.usage)
+        return self._shape(generation, fmt, video.duration)
+
+    def _shape(self, generation: _Generation, fmt: Mapping[str, Any] | None, duration: float | None) -> Any:
         if fmt is None:
             if generation.finish_reason == "length":
                 self.log.warning("The summary was cut at max_tokens: %s", generation.warning or "")
@@ -683,7 +928,7 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         if not isinstance(items, list):
             raise TwelveLabsError(f"The /analyze answer has no {key} list: {str(value)[:200]}")
         # /summarize gave segments in order, apart and inside the video; a model asked for JSON may not.
-        return tidy_segments(_segments(items), video.duration)
+        return tidy_segments(_segments(items), duration)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
@@ -695,7 +940,7 @@ class TwelveLabsSummarizeOperator(TwelveLabsBaseOperator):
         return operator_lineage([twelvelabs_dataset("videos", str(self.video_id), api_base_url(self))], [])
 
 
-class TwelveLabsGistOperator(TwelveLabsBaseOperator):
+class TwelveLabsGistOperator(_PegasusJob):
     """Generate a title, topics and hashtags for a video with Pegasus.
 
     Returns ``{"title": str | None, "topics": list[str] | None, "hashtags": list[str] | None}``;
@@ -712,8 +957,13 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
     :param use_legacy_endpoint: call the retired ``POST /gist`` first (``video_id`` only), falling
         back to ``/analyze`` when it answers that it is gone; default ``False``.
     :param prefer_legacy_endpoint: deprecated name of ``use_legacy_endpoint``.
+    :param method: ``auto`` (default: ``/analyze`` up to an hour, an asynchronous analyze task for
+        a longer video, up to 2 hours), ``sync`` (``/analyze`` only) or ``task`` (always an
+        analyze task). An analyze task waits, reconnects and cancels as
+        :class:`TwelveLabsSummarizeOperator`'s does.
     :param kwargs: :class:`~airflow_provider_twelvelabs.operators.base.TwelveLabsBaseOperator`
-        arguments (``twelvelabs_conn_id``) and ``BaseOperator`` arguments.
+        arguments (``twelvelabs_conn_id``, ``deferrable``, ``wait_timeout``...) and ``BaseOperator``
+        arguments.
     """
 
     template_fields: Sequence[str] = ("video_id", "asset_id", "video_url", "index_id")
@@ -728,14 +978,15 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
         types: Sequence[str] = GIST_TYPES,
         use_legacy_endpoint: bool = False,
         prefer_legacy_endpoint: bool | None = None,
+        method: str = "auto",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(method=method, **kwargs)
         self.video_id = video_id
         self.asset_id = asset_id
         self.video_url = video_url
         self.index_id = index_id
-        self.types = GistOptions.build(types=types).types
+        self.types = GistOptions.build(types=types, method=method).types
         self.use_legacy_endpoint = _legacy_flag(use_legacy_endpoint, prefer_legacy_endpoint)
 
     def _request(self) -> GistRequest:
@@ -777,7 +1028,9 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
                 )
             else:
                 self.log.info("Gist for video %s done (usage: %s)", request.video_id, result.usage or {})
-                return _gist_result(types, result.title, result.topics, result.hashtags)
+                gist = _gist_result(types, result.title, result.topics, result.hashtags)
+                log_text_result(self.log, f"Gist of {request.video_id}", gist, where=result_location())
+                return gist
         video = resolve_video(
             self.hook,
             video_id=request.video_id,
@@ -786,15 +1039,34 @@ class TwelveLabsGistOperator(TwelveLabsBaseOperator):
             index_id=request.index_id,
             log=self.log,
         )
-        _check_length(video, "gist")
+        route = self.route(video, "gist", segments=False)
         prompt, fmt = gist_fallback_request(types)
-        body = {**video.body, "prompt": prompt, "response_format": fmt}
-        generation = _run_analysis(self.hook, body, stream=False, log=self.log)
+        if route == "sync":
+            body = {**video.body, "prompt": prompt, "response_format": fmt}
+            try:
+                generation = _run_analysis(self.hook, body, stream=False, log=self.log)
+            except TwelveLabsError as exc:
+                route = self.too_long_for_sync(exc, segments=False)
+            else:
+                self.log.info(
+                    "Gist (via /analyze) for %s done (usage: %s)", video.described, generation.usage
+                )
+                return self.finish_task(generation)
+        return self.run_task(context, video, route, prompt=prompt, json_schema=fmt["json_schema"])
+
+    def finish_task(self, generation: _Generation) -> dict[str, Any]:
+        """Parse the generated JSON into ``{title, topics, hashtags}``.
+
+        :param generation: what ``/analyze`` or the analyze task wrote.
+        """
+        types = list(self.types)
+        _, fmt = gist_fallback_request(types)
         value = _structured(generation, fmt["json_schema"], self.log, what="gist generation")
         if not isinstance(value, Mapping):
-            raise TwelveLabsError(f"The /analyze gist answer is not a JSON object: {str(value)[:200]}")
-        self.log.info("Gist (via /analyze) for %s done (usage: %s)", video.described, generation.usage)
-        return _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+            raise TwelveLabsError(f"The gist answer is not a JSON object: {str(value)[:200]}")
+        gist = _gist_result(types, value.get("title"), value.get("topics"), value.get("hashtags"))
+        log_text_result(self.log, f"Gist of {self.source_label()}", gist, where=result_location())
+        return gist
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the video in (the result goes to XCom only).
@@ -946,6 +1218,12 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
                     generation.warning or "",
                 )
             value = generation.text
+        where = result_location(request.output_path)
+        if self.stream:
+            # The text went to the log as it streamed: say where the whole of it is.
+            self.log.info("The analysis (%s characters) is in %s", f"{len(generation.text):,}", where)
+        else:
+            log_text_result(self.log, f"Analysis of {video.described}", value, where=where)
         if request.output_path:
             return self._write(value, generation, is_json=response_format is not None)
         return value

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
+from airflow_provider_twelvelabs.reporting import LOG_TEXT_CHARS, log_text_result, result_location
 from airflow_provider_twelvelabs.requests.fields import integer, number, one_of, optional_bool, require_str
 from airflow_provider_twelvelabs.requests.limits import MAX_ACTIVE_BATCHES, MAX_BATCH_HOURS, MAX_BATCH_ITEMS
 from airflow_provider_twelvelabs.statuses import is_terminal
@@ -33,6 +34,7 @@ __all__ = [
     "ON_WARNING",
     "TwelveLabsCreateAnalyzeBatchOperator",
     "TwelveLabsCreateAnalyzeTaskOperator",
+    "read_ready_task",
     "segment_rows",
 ]
 
@@ -78,6 +80,29 @@ def segment_rows(data: Any) -> Iterator[dict[str, Any]]:
                     if k not in ("segment_definition", "start_time", "end_time")
                 },
             }
+
+
+def read_ready_task(hook: Any, task_id: str, log: Any, *, on_warning: str = "warn") -> Any:
+    """Read a ready analyze task once, with its result; log its warning, or fail on it.
+
+    :param hook: the TwelveLabs hook.
+    :param task_id: the analyze task.
+    :param log: the operator's logger.
+    :param on_warning: ``warn`` (log the warning, keep the result) or ``fail``.
+    :raises TwelveLabsError: when the task carries no result, or has a warning and
+        ``on_warning="fail"``.
+    """
+    task = hook.get_analyze_task(task_id)
+    if task.result is None or task.result.data is None:
+        raise TwelveLabsError(f"TwelveLabs analyze task {task_id} is ready but carries no result")
+    if task.warning:
+        log.warning("Analyze task %s finished with a warning: %s", task_id, task.warning)
+        if on_warning == "fail":
+            raise TwelveLabsError(
+                f"TwelveLabs analyze task {task_id} finished with a warning (on_warning='fail'): "
+                f"{task.warning}"
+            )
+    return task
 
 
 class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
@@ -168,7 +193,7 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         output_path: str | None = None,
         output_format: str = "jsonl",
         output_conn_id: str | None = None,
-        log_chars: int = 2000,
+        log_chars: int = LOG_TEXT_CHARS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -239,18 +264,8 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         :param resource: the task as JSON (without its result).
         """
         task_id = str(resource.get("id"))
-        task = self.hook.get_analyze_task(task_id)
-        result = task.result
-        if result is None or result.data is None:
-            raise TwelveLabsError(f"TwelveLabs analyze task {task_id} is ready but carries no result")
-        warning = task.warning
-        if warning:
-            self.log.warning("Analyze task %s finished with a warning: %s", task_id, warning)
-            if self.on_warning == "fail":
-                raise TwelveLabsError(
-                    f"TwelveLabs analyze task {task_id} finished with a warning "
-                    f"(on_warning='fail'): {warning}"
-                )
+        task = read_ready_task(self.hook, task_id, self.log, on_warning=self.on_warning)
+        result, warning = task.result, task.warning
         info = {
             "task_id": task_id,
             "custom_id": task.custom_id,
@@ -269,13 +284,12 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         return self._deliver_text(result.data, info)
 
     def _deliver_text(self, text: str, info: dict[str, Any]) -> Any:
-        shown = text if len(text) <= self.log_chars else text[: self.log_chars] + " [...]"
-        self.log.info(
-            "Analyze task %s wrote %s characters (%s):\n%s",
-            info["task_id"],
-            f"{len(text):,}",
-            info["finish_reason"] or "done",
-            shown,
+        log_text_result(
+            self.log,
+            f"Analyze task {info['task_id']} wrote its text ({info['finish_reason'] or 'done'})",
+            text,
+            where=result_location(self.output_path),
+            limit=self.log_chars,
         )
         if not self.output_path:
             return text
@@ -293,10 +307,13 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
                 f"TwelveLabs analyze task {info['task_id']} returned text that is not the JSON its "
                 f"json_schema asked for: {data[:200]!r}"
             ) from None
-        shown = json.dumps(document, indent=2, ensure_ascii=False)
-        if len(shown) > self.log_chars:
-            shown = shown[: self.log_chars] + " [...]"
-        self.log.info("Analyze task %s returned JSON:\n%s", info["task_id"], shown)
+        log_text_result(
+            self.log,
+            f"Analyze task {info['task_id']} returned JSON",
+            document,
+            where=result_location(self.output_path),
+            limit=self.log_chars,
+        )
         if not self.output_path:
             return document
         from airflow_provider_twelvelabs.results import write_json
@@ -326,7 +343,7 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
             self.output_path, rows, format=self.output_format, conn_id=self.output_conn_id
         )
         manifest = {**written, "segments": counts, **info}
-        self.log.info("Wrote %d segments to %s (%s)", len(rows), manifest["path"], self.output_format)
+        self.log.info("Wrote %s segments to %s (%s)", f"{len(rows):,}", manifest["path"], self.output_format)
         return manifest
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -668,8 +685,10 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
         plan = self.plan
         yield from plan.done.values()
         assets = {item["custom_id"]: item["asset_id"] for item in plan.request.items}
-        for batch_id in self._batch_ids:
+        for batch_id, chunk in zip(self._batch_ids, plan.chunks, strict=False):
+            missing = dict.fromkeys(str(item.get("custom_id")) for item in chunk)
             for item in self.hook.stream_analyze_batch_results(batch_id):
+                missing.pop(str(item.custom_id), None)
                 data = item.data
                 error = item.error
                 yield {
@@ -683,6 +702,12 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
                     "error_code": error.code if error is not None else None,
                     "error_message": error.message if error is not None else None,
                 }
+            if missing:
+                # A results stream cut at a line boundary still parses: never deliver it as complete.
+                raise TwelveLabsError(
+                    f"The results of analyze batch {batch_id} lack {len(missing)} of its {len(chunk)} items "
+                    f"({', '.join(list(missing)[:5])}): the answer was cut short; retry the task"
+                )
 
     def _deliver(self, context: Context) -> dict[str, Any]:
         from airflow_provider_twelvelabs.results import write_records
@@ -716,8 +741,8 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
             "failed_custom_ids": [row.get("custom_id") for row in failed[:100]],
         }
         self.log.info(
-            "Wrote %d results to %s (%s): %s",
-            total,
+            "Wrote %s analyze results to %s (%s): %s",
+            f"{total:,}",
             manifest["path"],
             self.output_format,
             ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "nothing to do",

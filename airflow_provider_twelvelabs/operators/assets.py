@@ -22,6 +22,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
+from airflow_provider_twelvelabs.reporting import (
+    DEFAULT_PROGRESS_INTERVAL,
+    ProgressReader,
+    TransferProgress,
+    asset_done_line,
+    duration_text,
+    mib_text,
+)
 from airflow_provider_twelvelabs.requests.assets import (
     ContentKey,
     MultipartUploadRequest,
@@ -176,13 +184,11 @@ class _AssetUploadBase(TwelveLabsJobOperator):
         source = self.hashable_source() if self.dedupe == "content" else None
         if source is None:
             return None
-        from airflow_provider_twelvelabs.sources import resolve
+        from airflow_provider_twelvelabs.sources import content_key
 
-        src = resolve(source)
-        size, digest = src.sha256()
-        self._content = ContentKey(src.uri, size, digest)
-        self.log.info("Content of %s: %d bytes, sha256 %s", self._content.source, size, digest)
-        return self._content
+        key = self._content = content_key(source)
+        self.log.info("Content of %s: %d bytes, sha256 %s", key.source, key.size, key.sha256)
+        return key
 
     def find_job(self, context: Context) -> Any:
         """Return a usable asset of the same content, when ``dedupe="content"``.
@@ -246,6 +252,7 @@ class _AssetUploadBase(TwelveLabsJobOperator):
             resume=stored,
             on_session=keep,
             concurrency=self.concurrency,
+            logger=self.log,
             **(self.upload_options or {}),
         )
 
@@ -257,6 +264,7 @@ class _AssetUploadBase(TwelveLabsJobOperator):
         :param resource: the asset as a JSON-native dict.
         """
         push_xcom(context, **{ASSET_XCOM_KEY: resource})
+        self.log.info("%s", asset_done_line(resource))
         return resource.get("id")
 
 
@@ -362,15 +370,36 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
 
         assert name is not None  # checked by the plan
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return self.hook.create_asset(
+        src = resolve(self.source)
+        size = src.size()
+        interval = (self.upload_options or {}).get("progress_interval", DEFAULT_PROGRESS_INTERVAL)
+        progress: list[TransferProgress] = []
+
+        def open_counted() -> Any:
+            # A fresh count for every attempt: a retried request sends the whole file again.
+            progress.append(TransferProgress(self.log, f"Upload of {name}", size, interval=interval))
+            return ProgressReader(src.open(), progress[-1])
+
+        asset = self.hook.create_asset(
             method="direct",
             # The hook opens the file afresh for every attempt, and closes it.
-            file=FilePart("file", name, resolve(self.source).open, content_type),
+            file=FilePart("file", name, open_counted, content_type),
             filename=name,
             enable_hls=self.enable_hls,
             enable_thumbnail=self.enable_thumbnail,
             user_metadata=self.upload_metadata(),
         )
+        took = progress[-1].elapsed if progress else 0.0
+        self.log.info(
+            "Uploaded %s (%s) directly in %s (%.1f MB/s%s): asset %s",
+            name,
+            mib_text(size),
+            duration_text(took),
+            size / max(took, 1e-9) / 1e6,
+            f", {len(progress)} attempts" if len(progress) > 1 else "",
+            asset.id,
+        )
+        return asset
 
     def _plan_direct(self) -> None:
         src, size, name = _local_or_stored_file(self.source, self.filename)

@@ -236,14 +236,17 @@ class _EmbeddingOperatorMixin(TwelveLabsBaseOperator):
                 conn_id=self.output_conn_id,
             )
             manifest = {**written, **stats.summary(), **source}
+            options = manifest["options"]
             self.log.info(
-                "Wrote %d embeddings (%s dimensions, options %s, scopes %s) to %s as %s",
-                stats.count,
-                manifest["dimensions"],
-                manifest["options"],
-                manifest["scopes"],
+                "Wrote %s embedding rows to %s as %s (%d modalit%s: %s; %s dimensions; scopes %s)",
+                f"{stats.count:,}",
                 manifest["path"],
                 manifest["format"],
+                len(options),
+                "y" if len(options) == 1 else "ies",
+                ", ".join(options) or "none",
+                manifest["dimensions"],
+                ", ".join(manifest["scopes"]) or "none",
             )
             return manifest
         kept: list[dict[str, Any]] = []
@@ -257,7 +260,12 @@ class _EmbeddingOperatorMixin(TwelveLabsBaseOperator):
                     "object-storage URI (s3://..., gs://...) to write them there with a manifest in XCom."
                 )
             kept.append(row)
-        self.log.info("Returning %d embeddings in XCom (%d bytes of JSON)", stats.count, size)
+        self.log.info(
+            "Returning %s embedding rows in XCom (return_value; %s bytes of JSON; options %s)",
+            f"{stats.count:,}",
+            f"{size:,}",
+            ", ".join(stats.options) or "none",
+        )
         return {"path": None, "format": "xcom", **stats.summary(), **source, "embeddings": kept}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs import xcom_keys
@@ -25,6 +25,7 @@ from airflow_provider_twelvelabs.links import (
     TwelveLabsVideoLink,
 )
 from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.reporting import media_length
 from airflow_provider_twelvelabs.requests.assets import SHA256_KEY, SOURCE_KEY, ContentKey
 from airflow_provider_twelvelabs.requests.fields import one_of
 from airflow_provider_twelvelabs.requests.indexes import (
@@ -48,6 +49,7 @@ __all__ = [
     "TwelveLabsCreateIndexingTaskOperator",
     "TwelveLabsDeleteIndexOperator",
     "TwelveLabsIndexAssetOperator",
+    "indexed_assets_of_content",
 ]
 
 #: The models of a new index when none are given: Marengo 3.0 over pictures and sound.
@@ -113,7 +115,11 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         super().__init__(**kwargs)
         one_of("if_exists", if_exists, allowed=IF_EXISTS)
         self.index_name = index_name
-        self.models = [dict(m) for m in (models if models is not None else DEFAULT_INDEX_MODELS)]
+        # Kept as given (a template renders to a string): CreateIndexRequest checks the shape.
+        given: Any = models if models is not None else DEFAULT_INDEX_MODELS
+        self.models = (
+            [dict(m) if isinstance(m, Mapping) else m for m in given] if isinstance(given, list) else given
+        )
         self.addons = addons
         self.if_exists = if_exists
 
@@ -133,7 +139,14 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         if index_id is None:
             try:
                 index_id = self.hook.create_index(**body).id
-                self.log.info("Created TwelveLabs index %r: %s", name, index_id)
+                self.log.info(
+                    "Created TwelveLabs index %r: %s (models: %s)",
+                    name,
+                    index_id,
+                    "; ".join(
+                        f"{m.get('model_name')}: {', '.join(m.get('model_options') or [])}" for m in models
+                    ),
+                )
             except TwelveLabsAPIError as exc:
                 # Another task may have created it since the lookup: reuse that one, or refuse.
                 if exc.code not in _NAME_TAKEN_CODES and exc.status != 409:
@@ -207,6 +220,31 @@ class TwelveLabsDeleteIndexOperator(TwelveLabsBaseOperator):
 
 
 # --------------------------------------------------------------------------- indexed assets
+
+
+def _detail(hook: TwelveLabsHook, index_id: str, listed: IndexedAsset) -> IndexedAsset:
+    # List items carry no user_metadata (contract 6.2): read the indexed asset itself then.
+    if listed.user_metadata is not None:
+        return listed
+    return hook.get_indexed_asset(index_id, listed.id)
+
+
+def indexed_assets_of_content(hook: TwelveLabsHook, index_id: str, key: ContentKey) -> Iterator[IndexedAsset]:
+    """Yield the indexed assets of ``index_id`` whose stored content key is ``key``, in any status.
+
+    The lookup :class:`TwelveLabsIndexAssetOperator` makes with ``dedupe="content"``: one list call
+    with the API's user-metadata filter on ``twelvelabs_sha256``, then one read of each candidate
+    (list items carry no ``user_metadata``) to compare the whole key (source URI, size, SHA-256).
+    A DAG can make the same lookup to tell, before mapping, which files are already indexed.
+
+    :param hook: the hook to call TwelveLabs with.
+    :param index_id: the index to look in.
+    :param key: the content key, as :func:`~airflow_provider_twelvelabs.sources.content_key` gives it.
+    """
+    for candidate in list(hook.list_indexed_assets(index_id, user_metadata={SHA256_KEY: key.sha256})):
+        current = _detail(hook, index_id, candidate)
+        if ContentKey.from_metadata(current.user_metadata) == key:
+            yield current
 
 
 class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
@@ -320,12 +358,7 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
 
     def _same_content(self, key: ContentKey) -> IndexedAsset | None:
         """Return a usable indexed asset of the index holding ``key``'s content, if there is one."""
-        for candidate in list(
-            self.hook.list_indexed_assets(self._index_id, user_metadata={SHA256_KEY: key.sha256})
-        ):
-            current = self._detail(candidate)
-            if ContentKey.from_metadata(current.user_metadata) != key:
-                continue
+        for current in indexed_assets_of_content(self.hook, self._index_id, key):
             if is_failed(current.status):
                 self.log.warning("Indexed asset %s of the same content had failed: deleting it", current.id)
                 with contextlib.suppress(TwelveLabsNotFoundError):
@@ -343,10 +376,7 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         return None
 
     def _detail(self, listed: IndexedAsset) -> IndexedAsset:
-        # List items carry no user_metadata (contract 6.2): read the indexed asset itself then.
-        if listed.user_metadata is not None:
-            return listed
-        return self.hook.get_indexed_asset(self._index_id, listed.id)
+        return _detail(self.hook, self._index_id, listed)
 
     def create_job(self, context: Context) -> Any:
         """Index the asset.
@@ -421,11 +451,12 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         """
         metadata = resource.get("system_metadata") or {}
         self.log.info(
-            "Indexed asset %s is %s (file %s, %s s)",
+            "Indexed asset %s in index %s (%s%s; file %s)",
             resource.get("id"),
+            resource.get("index_id") or self.index_id,
             resource.get("status"),
+            media_length(metadata.get("duration")),
             metadata.get("filename"),
-            metadata.get("duration"),
         )
         if self._on_change == "replace" and self._content is not None:
             self._replace_older(self._content, str(resource["id"]))
@@ -626,12 +657,13 @@ class TwelveLabsCreateIndexingTaskOperator(TwelveLabsJobOperator):
         metadata = resource.get("system_metadata") or {}
         video_id = resource.get("video_id")
         self.log.info(
-            "Indexing task %s is %s: video %s (file %s, %s s)",
+            "Indexing task %s indexed video %s in index %s (%s%s; file %s)",
             resource.get("id"),
-            resource.get("status"),
             video_id,
+            resource.get("index_id") or self.index_id,
+            resource.get("status"),
+            media_length(metadata.get("duration")),
             metadata.get("filename"),
-            metadata.get("duration"),
         )
         if video_id:
             context["ti"].xcom_push(key=VIDEO_ID_XCOM_KEY, value=video_id)

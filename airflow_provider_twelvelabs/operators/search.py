@@ -52,6 +52,28 @@ def _hits(page: SearchPage, grouped: bool) -> list[dict[str, Any]]:
     return out
 
 
+#: How many hits the task log lists (all of them are in XCom).
+_LOGGED_HITS = 5
+
+
+def _span(hit: Mapping[str, Any]) -> str:
+    start, end = hit.get("start"), hit.get("end")
+    if isinstance(start, int | float) and isinstance(end, int | float):
+        return f"{start:.1f}-{end:.1f} s"
+    return "?"
+
+
+def _hit_line(hit: Mapping[str, Any]) -> str:
+    """One hit as the log shows it: video, time range, score (a grouped hit: its clips)."""
+    if "clips" in hit:
+        clips = hit.get("clips") or []
+        shown = ", ".join(_span(c) for c in clips[:3])
+        return f"video {hit.get('video_id')}: {len(clips)} clip(s) {shown}"
+    score = hit.get("score")
+    scored = f", score {score:.3f}" if isinstance(score, int | float) else ""
+    return f"video {hit.get('video_id')} {_span(hit)}{scored}"
+
+
 class TwelveLabsSearchOperator(TwelveLabsBaseOperator):
     """Search an index by text, by image, or both (composed query), and return the hits.
 
@@ -203,4 +225,8 @@ class TwelveLabsSearchOperator(TwelveLabsBaseOperator):
             f" of {total} in all" if total is not None else "",
             "; more results were left (raise max_results to get them)" if more else "",
         )
+        for rank, hit in enumerate(hits[:_LOGGED_HITS], 1):
+            self.log.info("  %d. %s", rank, _hit_line(hit))
+        if len(hits) > _LOGGED_HITS:
+            self.log.info("  (%d more in XCom, return_value)", len(hits) - _LOGGED_HITS)
         return hits

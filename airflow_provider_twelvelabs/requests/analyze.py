@@ -41,6 +41,12 @@ __all__ = [
 
 SUMMARIZE_TYPES = ("summary", "chapter", "highlight")
 GIST_TYPES = ("title", "topic", "hashtag")
+#: How a summary, chapters or highlights reach Pegasus: ``auto`` (``/analyze`` up to an hour, an
+#: analyze task beyond), ``sync`` (``/analyze`` only), ``task`` (an analyze task with a JSON schema)
+#: or ``segmentation`` (chapters and highlights: an analyze task in video segmentation).
+SUMMARIZE_METHODS = ("auto", "sync", "task", "segmentation")
+#: How a gist reaches Pegasus (no segmentation: a gist has no time ranges).
+GIST_METHODS = ("auto", "sync", "task")
 #: The API's prompt limit, in tokens.
 MAX_PROMPT_TOKENS = 2000
 #: Tokens are estimated at this many characters each (English averages about four); the API counts
@@ -52,6 +58,8 @@ MAX_PROMPT_CHARS = MAX_PROMPT_TOKENS * CHARS_PER_TOKEN
 MAX_OUTPUT_TOKENS = 4096
 #: The longest video the synchronous ``POST /analyze`` accepts, in seconds (1 hour).
 MAX_VIDEO_SECONDS = 3600
+#: The longest video an analyze task takes whole, in seconds (2 hours).
+MAX_TASK_VIDEO_SECONDS = 7200
 #: The shortest analysis window the API accepts, in seconds.
 MIN_WINDOW_SECONDS = 1.0
 
@@ -282,11 +290,22 @@ class SummarizeOptions(RequestModel):
     :param type: ``summary``, ``chapter`` or ``highlight``.
     :param temperature: 0 to 1.
     :param max_tokens: 1 to 4,096.
+    :param method: one of :data:`SUMMARIZE_METHODS` (``segmentation``: chapters and highlights only).
     """
 
     type: Annotated[str, checked(one_of, allowed=SUMMARIZE_TYPES)] = "summary"
     temperature: Temperature = None
     max_tokens: MaxTokens = None
+    method: Annotated[str, checked(one_of, allowed=SUMMARIZE_METHODS)] = "auto"
+
+    @model_validator(mode="after")
+    def _method(self) -> SummarizeOptions:
+        if self.method == "segmentation" and self.type == "summary":
+            raise ValueError(
+                "method='segmentation' cuts the video into chapters or highlights: it needs "
+                "type='chapter' or type='highlight', not type='summary'"
+            )
+        return self
 
     def to_body(self) -> dict[str, Any]:
         """Return the options' part of the ``POST /summarize`` body."""
@@ -338,9 +357,11 @@ class GistOptions(RequestModel):
     """The ``TwelveLabsGistOperator`` parameters that cannot be templated.
 
     :param types: any of ``title``, ``topic`` and ``hashtag`` (duplicates dropped).
+    :param method: one of :data:`GIST_METHODS`.
     """
 
     types: Annotated[list[str], checked(choices, allowed=GIST_TYPES, required=True)]
+    method: Annotated[str, checked(one_of, allowed=GIST_METHODS)] = "auto"
 
     def to_body(self) -> dict[str, Any]:
         """Return the options' part of the ``POST /gist`` body."""

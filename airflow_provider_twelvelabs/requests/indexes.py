@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -32,7 +33,18 @@ IF_EXISTS = ("reuse", "fail")
 
 
 def _models(name: str, value: Any) -> list[dict[str, Any]]:
-    """Check the shape of ``models`` (names and options are left to the API, which knows the current ones)."""
+    """Check the shape of ``models`` (names and options are left to the API, which knows the current ones).
+
+    A string (what a template renders to) is read as JSON.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(
+                f"{name} must be a list of {{'model_name': ..., 'model_options': [...]}} mappings or "
+                f"their JSON text, got {value!r}"
+            ) from None
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or not value:
         raise ValueError(
             f"{name} must be a non-empty list of {{'model_name': ..., 'model_options': [...]}} mappings, "

@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_twelvelabs.exceptions import TwelveLabsResourceFailedError, TwelveLabsWaitTimeoutError
 from airflow_provider_twelvelabs.operators.base import default_poll_interval, make_trigger
+from airflow_provider_twelvelabs.requests.fields import number, resource_id
 from airflow_provider_twelvelabs.waiting import PollPolicy, ResourceKind, get_kind, resolve_event
 
 if TYPE_CHECKING:
@@ -80,8 +81,15 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
         self.index_id = index_id
         self.twelvelabs_conn_id = twelvelabs_conn_id
         self.deferrable = deferrable
-        self.poll_interval = default_poll_interval() if poll_interval is None else poll_interval
-        self.poll_backoff = poll_backoff
+        interval = default_poll_interval() if poll_interval is None else poll_interval
+        self.poll_interval = float(number("poll_interval", interval, minimum=0.001) or interval)
+        self.poll_backoff = float(number("poll_backoff", poll_backoff, minimum=1.0) or poll_backoff)
+
+    def check_ids(self) -> None:
+        """Check the rendered ids before any request, naming the parameter that is wrong."""
+        resource_id(self.resource_id_attr, getattr(self, self.resource_id_attr))
+        if self.spec.needs_index or self.index_id:
+            resource_id("index_id", self.index_id)
 
     @property
     def waited_id(self) -> str:
@@ -139,6 +147,7 @@ class TwelveLabsResourceSensor(BaseSensorOperator):
 
         :param context: the task context.
         """
+        self.check_ids()
         if not self.deferrable:
             return super().execute(context)
         resource = self._look()

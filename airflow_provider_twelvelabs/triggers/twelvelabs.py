@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -113,6 +115,10 @@ class TwelveLabsResourceTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait for the resource through the shared poller and yield one event."""
+        # Imported in a thread the first time (the hook, httpx, pydantic models...): an import on
+        # the triggerer's event loop would hold up every other trigger.
+        if "airflow_provider_twelvelabs.triggers.poller" not in sys.modules:
+            await asyncio.to_thread(importlib.import_module, "airflow_provider_twelvelabs.triggers.poller")
         from airflow_provider_twelvelabs.triggers.poller import get_poller
 
         label = get_kind(self.kind).label

@@ -1,9 +1,12 @@
 """A throwaway Airflow deployment for end-to-end tests: the emulator and Airflow's services as processes.
 
 :func:`airflow_stack` starts the emulator from its CLI (time-driven lifecycles), makes an
-``AIRFLOW_HOME`` on SQLite with the LocalExecutor, copies one DAG file into its DAG folder, and
-runs ``airflow api-server``, ``scheduler``, ``dag-processor`` and ``triggerer``, each in its own
-process session, with the ``twelvelabs_default`` connection pointing at the emulator.
+``AIRFLOW_HOME``, copies one DAG file into its DAG folder, and runs ``airflow api-server``,
+``scheduler``, ``dag-processor`` and the triggerers, each in its own process session, with the
+``twelvelabs_default`` connection pointing at the emulator. By default (:class:`Topology`) that is
+SQLite, the LocalExecutor and one triggerer; ``Topology.distributed`` asks for a deployment as
+teams run it: PostgreSQL as the metadata database, the CeleryExecutor with a Redis broker and its
+workers, several triggerers (``tests/e2e/services.py`` runs PostgreSQL and Redis).
 :class:`Stack` then drives the run through Airflow's REST API and reads the emulator's request log.
 """
 
@@ -17,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,11 +46,22 @@ def free_port() -> int:
 class Service:
     """A long-running process in its own session (so its children can be stopped with it)."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        log: Path,
+        *,
+        user: str | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
         self.log = log
+        self.user = user
+        self.cwd = cwd or log.parent
         self.process: subprocess.Popen[bytes] | None = None
         #: Stopped on purpose: its exit is not a failure.
         self.retired = False
@@ -57,7 +71,8 @@ class Service:
             self.process = subprocess.Popen(
                 self.argv,
                 env=self.env,
-                cwd=self.log.parent,
+                cwd=self.cwd,
+                user=self.user,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -78,13 +93,20 @@ class Service:
 
     def stop(self) -> None:
         """SIGTERM the group, give it 15 s, then SIGKILL whatever is left of it."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
+        stop_all([self])
+
+    def terminate(self) -> None:
+        """Send SIGTERM to the group, if the leader still runs."""
+        if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=15)
+
+    def finish(self, deadline: float) -> None:
+        """Wait for the leader until ``deadline`` (monotonic), then SIGKILL whatever is left of the group."""
+        if self.process is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         # Children (executor workers, the trigger runner) may outlive the leader.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -94,6 +116,15 @@ class Service:
     def tail(self, lines: int = 25) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_all(services: Sequence[Service], grace: float = 15) -> None:
+    """Stop ``services`` together: SIGTERM to all, ``grace`` seconds for all, then SIGKILL."""
+    for service in services:
+        service.terminate()
+    deadline = time.monotonic() + grace
+    for service in services:
+        service.finish(deadline)
 
 
 @dataclass
@@ -108,9 +139,12 @@ class Stack:
     services: dict[str, Service] = field(default_factory=dict)
     emulator_url: str = ""
     api_url: str = ""
+    broker_url: str = ""
 
-    def start(self, name: str, argv: list[str]) -> Service:
-        service = Service(name, argv, self.env, self.tmp / f"{name}.log").start()
+    def start(
+        self, name: str, argv: list[str], *, user: str | None = None, cwd: Path | None = None
+    ) -> Service:
+        service = Service(name, argv, self.env, self.tmp / f"{name}.log", user=user, cwd=cwd).start()
         self.services[name] = service
         return service
 
@@ -183,6 +217,38 @@ def printed_url(log: Path) -> str | None:
     return next((line for line in log.read_text().splitlines() if line.startswith("http://")), None)
 
 
+@dataclass(frozen=True)
+class Topology:
+    """Which Airflow services a :func:`airflow_stack` runs, and on what.
+
+    :param database: ``"sqlite"`` (a file in ``AIRFLOW_HOME``) or ``"postgres"`` (a throwaway cluster).
+    :param executor: ``"LocalExecutor"`` or ``"CeleryExecutor"`` (with a Redis broker).
+    :param celery_workers: how many ``airflow celery worker`` processes (CeleryExecutor only).
+    :param worker_concurrency: the slots of each Celery worker.
+    :param triggerers: how many ``airflow triggerer`` processes, named ``triggerer-1``...
+    :param triggerer_capacity: each triggerer's ``--capacity`` (Airflow's default when ``None``).
+    """
+
+    database: str = "sqlite"
+    executor: str = "LocalExecutor"
+    celery_workers: int = 0
+    worker_concurrency: int = 1
+    triggerers: int = 1
+    triggerer_capacity: int | None = None
+
+    @classmethod
+    def distributed(cls, *, workers: int = 2, triggerers: int = 2, capacity: int | None = None) -> Topology:
+        """PostgreSQL, the CeleryExecutor with ``workers`` one-slot workers, ``triggerers`` triggerers."""
+        return cls(
+            database="postgres",
+            executor="CeleryExecutor",
+            celery_workers=workers,
+            worker_concurrency=1,
+            triggerers=triggerers,
+            triggerer_capacity=capacity,
+        )
+
+
 @contextlib.contextmanager
 def airflow_stack(
     tmp_path: Path,
@@ -194,6 +260,8 @@ def airflow_stack(
     step_seconds: float,
     parallelism: int,
     extra_env: dict[str, str] | None = None,
+    topology: Topology | None = None,
+    emulator_args: Sequence[str] = (),
 ) -> Iterator[Stack]:
     """Run the emulator and an Airflow deployment serving ``dag_file``; stop everything afterwards.
 
@@ -203,84 +271,147 @@ def airflow_stack(
     :param run_id: the run the test creates.
     :param api_key: the emulator's API key (the connection's password).
     :param step_seconds: the emulator's time-driven lifecycle step.
-    :param parallelism: the LocalExecutor's worker slots.
+    :param parallelism: how many task instances the scheduler runs at once (``[core] parallelism``:
+        the LocalExecutor's worker slots; with Celery the workers' slots are the limit).
     :param extra_env: more environment variables for every process.
+    :param topology: the services and what they run on (SQLite, LocalExecutor, one triggerer by default).
+    :param emulator_args: more options of the emulator's CLI (``--strict-media``...).
     """
     extra_env = extra_env or {}
+    topology = topology or Topology()
     stack = Stack(tmp=tmp_path, dag_id=dag_id, run_id=run_id, api_key=api_key)
-    try:
-        # The emulator, from its CLI: it prints its base URL once it is listening.
-        emulator = stack.start(
-            "emulator",
-            [
-                sys.executable,
-                "-m",
-                "airflow_provider_twelvelabs.testing.emulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--api-key",
-                api_key,
-                "--data-dir",
-                str(tmp_path / "emulator-data"),
-                "--polls-per-step",
-                "0",
-                "--step-seconds",
-                str(step_seconds),
-            ],
-        )
-        stack.emulator_url = stack.wait_for(
-            "the emulator's base URL", lambda: printed_url(emulator.log), 30, 0.1
-        )
+    with contextlib.ExitStack() as servers:
+        try:
+            # The emulator, from its CLI: it prints its base URL once it is listening.
+            emulator = stack.start(
+                "emulator",
+                [
+                    sys.executable,
+                    "-m",
+                    "airflow_provider_twelvelabs.testing.emulator",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--api-key",
+                    api_key,
+                    "--data-dir",
+                    str(tmp_path / "emulator-data"),
+                    "--polls-per-step",
+                    "0",
+                    "--step-seconds",
+                    str(step_seconds),
+                    *emulator_args,
+                ],
+            )
+            stack.emulator_url = stack.wait_for(
+                "the emulator's base URL", lambda: printed_url(emulator.log), 30, 0.1
+            )
 
-        home = tmp_path / "airflow"
-        dags = home / "dags"
-        dags.mkdir(parents=True)
-        shutil.copy(dag_file, dags / dag_file.name)
-        api_port = free_port()
-        stack.api_url = f"http://127.0.0.1:{api_port}"
-        stack.env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
-        stack.env.update(
+            home = tmp_path / "airflow"
+            dags = home / "dags"
+            dags.mkdir(parents=True)
+            shutil.copy(dag_file, dags / dag_file.name)
+            api_port = free_port()
+            stack.api_url = f"http://127.0.0.1:{api_port}"
+            stack.env = {
+                k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))
+            }
+            backend = _backend_env(stack, servers, topology, home)
+            stack.env.update(
+                {
+                    "AIRFLOW_HOME": str(home),
+                    "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+                    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+                    "AIRFLOW__CORE__EXECUTOR": topology.executor,
+                    "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+                    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{stack.api_url}/execution/",
+                    "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-stack-jwt-secret-0123456789abcdef",
+                    "AIRFLOW__API__SECRET_KEY": "e2e-stack-secret-key",
+                    # Log servers on free ports, so that another Airflow on this machine does not clash.
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+                    # A killed triggerer's triggers go to another one once its heartbeat is this old.
+                    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+                    "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+                    connection_variable(): connection_json(stack.emulator_url, api_key),
+                    "TWELVELABS_E2E_MEDIA": str(MEDIA),
+                    **backend,
+                    **extra_env,
+                }
+            )
+            migrate = subprocess.run(
+                [AIRFLOW, "db", "migrate"],
+                env=stack.env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            assert migrate.returncode == 0, (migrate.stdout + migrate.stderr)[-3000:]
+
+            stack.start("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(api_port)])
+            stack.start("scheduler", [AIRFLOW, "scheduler"])
+            stack.start("dag-processor", [AIRFLOW, "dag-processor"])
+            for number in range(1, topology.celery_workers + 1):
+                stack.start(
+                    f"worker-{number}",
+                    [
+                        AIRFLOW,
+                        "celery",
+                        "worker",
+                        "--concurrency",
+                        str(topology.worker_concurrency),
+                        "--celery-hostname",
+                        f"worker-{number}@%h",
+                        "--pid",
+                        str(tmp_path / f"worker-{number}.pid"),
+                        # One log server per host is enough; the API server reads the files here.
+                        "--skip-serve-logs",
+                    ],
+                )
+            for number in range(1, topology.triggerers + 1):
+                argv = [AIRFLOW, "triggerer"]
+                if topology.triggerer_capacity is not None:
+                    argv += ["--capacity", str(topology.triggerer_capacity)]
+                if number > 1:
+                    argv += ["--skip-serve-logs", "--pid", str(tmp_path / f"triggerer-{number}.pid")]
+                stack.start(f"triggerer-{number}", argv)
+            yield stack
+        finally:
+            # Airflow's services together, then what they need (the database, the broker, the emulator).
+            backing = {"emulator", "postgres", "redis"}
+            stop_all([service for name, service in stack.services.items() if name not in backing])
+            stop_all([service for name, service in stack.services.items() if name in backing])
+
+
+def _backend_env(
+    stack: Stack, servers: contextlib.ExitStack, topology: Topology, home: Path
+) -> dict[str, str]:
+    """Start the metadata database and broker ``topology`` asks for; return Airflow's settings for them."""
+    env: dict[str, str] = {}
+    if topology.database == "postgres":
+        from tests.e2e.services import postgres_server
+
+        url = servers.enter_context(postgres_server(stack))
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
+    elif topology.database == "sqlite":
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
+    else:
+        raise ValueError(f"unknown database {topology.database!r}")
+    if topology.executor == "CeleryExecutor":
+        from tests.e2e.services import redis_server
+
+        broker = servers.enter_context(redis_server(stack))
+        env.update(
             {
-                "AIRFLOW_HOME": str(home),
-                "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__CORE__PARALLELISM": str(parallelism),
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{stack.api_url}/execution/",
-                "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-stack-jwt-secret-0123456789abcdef",
-                "AIRFLOW__API__SECRET_KEY": "e2e-stack-secret-key",
-                # Log servers on free ports, so that another Airflow on this machine does not clash.
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-                # A killed triggerer's triggers go to another one once its heartbeat is this old.
-                "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
-                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
-                connection_variable(): connection_json(stack.emulator_url, api_key),
-                "TWELVELABS_E2E_MEDIA": str(MEDIA),
-                **extra_env,
+                "AIRFLOW__CELERY__BROKER_URL": broker,
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(topology.worker_concurrency),
             }
         )
-        migrate = subprocess.run(
-            [AIRFLOW, "db", "migrate"],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert migrate.returncode == 0, (migrate.stdout + migrate.stderr)[-3000:]
-
-        stack.start("api-server", [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(api_port)])
-        stack.start("scheduler", [AIRFLOW, "scheduler"])
-        stack.start("dag-processor", [AIRFLOW, "dag-processor"])
-        stack.start("triggerer-1", [AIRFLOW, "triggerer"])
-        yield stack
-    finally:
-        for service in reversed(list(stack.services.values())):
-            service.stop()
+        stack.broker_url = broker
+    return env

@@ -9,6 +9,7 @@ example DAGs copied out of the sdist, and the emulator started with ``python -m`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -33,6 +34,8 @@ DISTRIBUTION = "airflow-provider-twelvelabs"
 EMULATOR_KEY = "tlk_PACKAGING_SECRET_5e0c2a"
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _BASE_URL = re.compile(r"http://127\.0\.0\.1:\d+/v1\.3")
+#: The DAG the README's demo runs.
+DEMO_DAG = "twelvelabs_media_archive"
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     (sdist,) = dist.glob("*.tar.gz")
     _ok(_run([python, "-m", "twine", "check", "--strict", str(wheel), str(sdist)], work, venv, timeout=120))
 
-    # The command docs/install.md gives; pip only warns if the extra is not declared.
-    _ok(_run([*pip, f"{wheel}[emulator]"], work, venv, timeout=600))
+    # The command docs/install.md gives; pip only warns if an extra is not declared. The demo DAG
+    # writes its catalog as Parquet too: the `parquet` extra.
+    _ok(_run([*pip, f"{wheel}[emulator,parquet]"], work, venv, timeout=600))
 
     unpacked = work / "sdist"
     with tarfile.open(sdist) as archive:
@@ -190,17 +194,25 @@ def test_airflow_lists_the_installed_provider(built: Built) -> None:
     assert Path(where.strip()).resolve().is_relative_to(built.venv.resolve())
 
 
-def test_example_dags_copied_from_the_sdist_load_with_the_wheel(built: Built) -> None:
-    # What docs/install.md says to do: copy example_dags/ (with media/) into the DAGs folder.
+@pytest.fixture(scope="module")
+def dags_home(built: Built) -> dict[str, str]:
+    """What docs/install.md says to do: copy example_dags/ (with media/) into the DAGs folder, migrate."""
     dags = built.work / "dags"
-    examples = dags / "twelvelabs_examples"
-    shutil.copytree(built.sdist_root / "example_dags", examples)
+    shutil.copytree(built.sdist_root / "example_dags", dags / "twelvelabs_examples")
     folder = {"AIRFLOW__CORE__DAGS_FOLDER": str(dags)}
-    airflow = built.bin("airflow")
-    _ok(_run([airflow, "db", "migrate"], built.work, built.venv, 180, **folder))
+    _ok(_run([built.bin("airflow"), "db", "migrate"], built.work, built.venv, 180, **folder))
+    return folder
 
+
+def test_example_dags_copied_from_the_sdist_load_with_the_wheel(
+    built: Built, dags_home: dict[str, str]
+) -> None:
+    examples = Path(dags_home["AIRFLOW__CORE__DAGS_FOLDER"]) / "twelvelabs_examples"
+    airflow = built.bin("airflow")
     listed = _last_json(
-        _ok(_run([airflow, "dags", "list", "--local", "-o", "json"], built.work, built.venv, 120, **folder))
+        _ok(
+            _run([airflow, "dags", "list", "--local", "-o", "json"], built.work, built.venv, 120, **dags_home)
+        )
     )
     errors = _last_json(
         _ok(
@@ -209,7 +221,7 @@ def test_example_dags_copied_from_the_sdist_load_with_the_wheel(built: Built) ->
                 built.work,
                 built.venv,
                 120,
-                **folder,
+                **dags_home,
             )
         )
     )
@@ -219,7 +231,9 @@ def test_example_dags_copied_from_the_sdist_load_with_the_wheel(built: Built) ->
     assert files == {path.name for path in examples.glob("*.py")}, listed
 
 
-def test_emulator_runs_from_the_wheel(built: Built) -> None:
+@contextlib.contextmanager
+def _wheel_emulator(built: Built) -> Iterator[str]:
+    """Run the emulator from the wheel (``python -m``) and yield its base URL."""
     command = [built.bin("python"), "-m", f"{PACKAGE}.testing.emulator", "--host", "127.0.0.1", "--port", "0"]
     process = subprocess.Popen(
         [*command, "--api-key", EMULATOR_KEY],
@@ -236,21 +250,81 @@ def test_emulator_runs_from_the_wheel(built: Built) -> None:
         ready, _, _ = select.select([process.stdout], [], [], 60)
         base_url = process.stdout.readline().strip() if ready else ""
         if _BASE_URL.fullmatch(base_url):
-            with httpx.Client(base_url=base_url, timeout=10, headers={"x-api-key": EMULATOR_KEY}) as client:
-                models = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
-                created = client.post("/indexes", json={"index_name": "from-the-wheel", "models": models})
-                assert created.status_code == 201, created.text
-                listed = client.get("/indexes")
-                assert listed.status_code == 200, listed.text
-                assert [(i["_id"], i["index_name"]) for i in listed.json()["data"]] == [
-                    (created.json()["_id"], "from-the-wheel")
-                ]
-                assert client.get("/indexes", headers={"x-api-key": "tlk_wrong"}).status_code == 401
+            yield base_url
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert _BASE_URL.fullmatch(base_url), f"the emulator did not start ({base_url!r}): {stderr[-3000:]}"
     assert process.returncode in (0, -15), stderr[-3000:]
+
+
+def test_emulator_runs_from_the_wheel(built: Built) -> None:
+    with (
+        _wheel_emulator(built) as base_url,
+        httpx.Client(base_url=base_url, timeout=10, headers={"x-api-key": EMULATOR_KEY}) as client,
+    ):
+        models = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
+        created = client.post("/indexes", json={"index_name": "from-the-wheel", "models": models})
+        assert created.status_code == 201, created.text
+        listed = client.get("/indexes")
+        assert listed.status_code == 200, listed.text
+        assert [(i["_id"], i["index_name"]) for i in listed.json()["data"]] == [
+            (created.json()["_id"], "from-the-wheel")
+        ]
+        assert client.get("/indexes", headers={"x-api-key": "tlk_wrong"}).status_code == 401
+
+
+def test_the_demo_dag_runs_from_the_wheel_against_its_emulator(
+    built: Built, dags_home: dict[str, str]
+) -> None:
+    # The README's demo (scripts/demo.sh), by hand, with nothing but the wheel and Airflow installed:
+    # the emulator from the wheel, the connection as an environment variable, `airflow dags test`.
+    media = Path(dags_home["AIRFLOW__CORE__DAGS_FOLDER"]) / "twelvelabs_examples" / "media"
+    samples = sorted(path.name for path in media.glob("*.mp4"))
+    assert samples
+    catalog = built.work / "catalog"
+    conf = json.dumps(
+        {"source": str(media), "index_name": "from-the-wheel-demo", "output_path": str(catalog)}
+    )
+    with _wheel_emulator(built) as base_url:
+        connection = json.dumps({"conn_type": "twelvelabs", "password": EMULATOR_KEY, "host": base_url})
+        result = _run(
+            [built.bin("airflow"), "dags", "test", DEMO_DAG, "-c", conf],
+            built.work,
+            built.venv,
+            300,
+            AIRFLOW_CONN_TWELVELABS_DEFAULT=connection,
+            TWELVELABS_EXAMPLE_POLL_INTERVAL="0.2",
+            **dags_home,
+        )
+        with httpx.Client(base_url=base_url, timeout=10, headers={"x-api-key": EMULATOR_KEY}) as client:
+            (index,) = client.get("/indexes", params={"index_name": "from-the-wheel-demo"}).json()["data"]
+            indexed = client.get(f"/indexes/{index['_id']}/indexed-assets", params={"page_limit": 50}).json()
+    output = _ok(result) + result.stderr
+    assert re.search(r"DagRun Finished: .*state=success", output), output[-3000:]
+    assert sorted(item["system_metadata"]["filename"] for item in indexed["data"]) == samples
+    assert {item["status"] for item in indexed["data"]} == {"ready"}
+    # The catalog it wrote: one row per sample, in JSON Lines and in Parquet (read from the venv).
+    rows = [json.loads(line) for line in (catalog / "catalog.jsonl").read_text().splitlines()]
+    assert len(rows) == len(samples)
+    parquet_rows = _ok(
+        _run(
+            [
+                built.bin("python"),
+                "-c",
+                "import sys, pyarrow.parquet as pq; print(pq.read_table(sys.argv[1]).num_rows)",
+                str(catalog / "catalog.parquet"),
+            ],
+            built.work,
+            built.venv,
+            60,
+        )
+    )
+    assert parquet_rows.strip() == str(len(samples))
+    # What the run told the user: each video indexed, in the index the DAG created.
+    for item in indexed["data"]:
+        assert f"Indexed asset {item['_id']} in index {index['_id']} (ready" in output
+    assert EMULATOR_KEY not in output
 
 
 def _clean_copy(target: Path) -> Path:

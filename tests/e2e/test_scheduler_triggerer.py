@@ -63,12 +63,20 @@ def _connection(emulator: RunningEmulator) -> str:
     return connection_json(emulator.base_url, emulator.api_key)
 
 
+def _dags_folder(home: Path) -> Path:
+    """A DAGs folder with this test's DAG only: the scheduled example DAGs must not start runs here."""
+    dags = home / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "example_dags" / f"{DAG_ID}.py", dags / f"{DAG_ID}.py")
+    return dags
+
+
 def _env(home: Path, emulator: RunningEmulator, api_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
     env.update(
         {
             "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(_dags_folder(home)),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

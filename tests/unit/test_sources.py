@@ -15,6 +15,7 @@ import pytest
 from airflow_provider_twelvelabs.sources import (
     Source,
     SourceTooLargeError,
+    content_key,
     public_uri,
     remote_size,
     resolve,
@@ -297,3 +298,28 @@ def test_the_uri_of_a_local_file_is_a_file_uri(tmp_path: Path) -> None:
     path = tmp_path / "a.mp4"
     assert resolve(str(path)).uri == path.as_uri()
     assert resolve(path.as_uri()).uri == path.as_uri()
+
+
+def test_content_key_is_the_key_the_upload_operator_stores(tmp_path: Path) -> None:
+    from airflow_provider_twelvelabs.operators.assets import TwelveLabsUploadAssetOperator
+    from airflow_provider_twelvelabs.requests.assets import ContentKey
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(CONTENT)
+    key = content_key(str(path))
+    assert key == ContentKey(path.as_uri(), len(CONTENT), hashlib.sha256(CONTENT).hexdigest())
+    # The same file given as a file:// URI is the same content at the same source.
+    assert content_key(path.as_uri()) == key
+    operator = TwelveLabsUploadAssetOperator(task_id="upload", source=str(path))
+    assert operator.upload_metadata() == key.to_metadata()
+
+
+def test_content_key_of_an_object_store_file_names_its_uri() -> None:
+    path = f"key-{uuid.uuid4().hex}/a.mp4"
+    fsspec.filesystem("memory").pipe(f"/{path}", CONTENT)
+    key = content_key(f"memory://{path}")
+    assert (key.source, key.size, key.sha256) == (
+        f"memory://{path}",
+        len(CONTENT),
+        hashlib.sha256(CONTENT).hexdigest(),
+    )

@@ -24,6 +24,7 @@ applied around every route by :class:`EmulatorApp`, so handlers never deal with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import math
 from collections.abc import MutableMapping
@@ -170,7 +171,83 @@ class EmulatorApp(Starlette):
             entry["fault"] = fault.status_code
             await fault(scope, receive, with_limit_headers(logging_send))
             return
+        malformed = self._choose_malformed(method, path)
+        if malformed is not None:
+            entry["malformed"] = malformed
+            if malformed == "html_502":
+                # A proxy that could not reach the API: the request is not processed.
+                await _html_page(502, "Bad Gateway")(scope, receive, with_limit_headers(logging_send))
+                return
+            await self._spoiled(malformed, scope, receive, with_limit_headers(logging_send), send)
+            return
         await super().__call__(scope, receive, with_limit_headers(logging_send))
+
+    def _choose_malformed(self, method: str, path: str) -> str | None:
+        """Decide, with the seeded fault generator, whether this answer is spoiled, and how."""
+        state = self.emulator
+        config = state.config
+        if config.malformed_rate <= 0 or not config.malformed_kinds:
+            return None
+        if config.malformed_methods and method.upper() not in {m.upper() for m in config.malformed_methods}:
+            return None
+        rest = path[len(API_PREFIX) :]
+        if config.malformed_paths and not any(rest.startswith(p) for p in config.malformed_paths):
+            return None
+        with state.lock:
+            if state.fault_rng.random() >= config.malformed_rate:
+                return None
+            return state.fault_rng.choice(config.malformed_kinds)
+
+    async def _spoiled(self, kind: str, scope: Scope, receive: Receive, send: Send, raw_send: Send) -> None:
+        """Process the request, then send its answer spoiled in the way ``kind`` says.
+
+        :param kind: one of the ``MALFORMED_KINDS`` but ``html_502``.
+        :param send: the send callable that adds the rate-limit headers and logs the status.
+        :param raw_send: the server's own send callable (to break the connection off).
+        """
+        start: Message = {}
+        body = bytearray()
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+
+        await super().__call__(scope, receive, capture)
+        status: int = start.get("status", 200)
+        original = list(start.get("headers", []))
+        content_type = next((v for k, v in original if k.lower() == b"content-type"), b"application/json")
+        headers = [(k, v) for k, v in original if k.lower() not in (b"content-length", b"content-type")]
+        data = bytes(body)
+        if kind == "truncated_json":
+            data = data[: len(data) // 2]
+        elif kind == "empty_200":
+            status, data = 200, b""
+        elif kind == "wrong_content_type":
+            content_type = b"text/plain; charset=utf-8"
+        elif kind == "html_200":
+            status, content_type = 200, b"text/html; charset=utf-8"
+            data = (
+                b"<!DOCTYPE html><html><head><title>Sign in to the network</title></head><body></body></html>"
+            )
+        stalled = kind == "stalled_body"
+        length = len(data)
+        headers += [(b"content-type", content_type), (b"content-length", str(length).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if not stalled:
+            await send({"type": "http.response.body", "body": data})
+            return
+        await send({"type": "http.response.body", "body": data[: length // 2], "more_body": True})
+
+        async def until_hung_up() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(until_hung_up(), self.emulator.config.malformed_stall_seconds)
+            return  # the client gave up: nothing more to send
+        await _drop_connection(raw_send, started=True)
 
     def _count_request(self, bucket: str) -> tuple[dict[str, str], int | None]:
         """Count a request against its bucket's fixed one-minute window.
@@ -242,20 +319,25 @@ class EmulatorApp(Starlette):
         if status in (502, 503, 504):
             # Gateways answer these, not the API: an HTML page, as a load balancer would send.
             reason = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}[status]
-            html = f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>"
-            return Response(html, status_code=status, media_type="text/html")
+            return _html_page(status, reason)
         shape: ErrorShape = "nested" if nested else "flat"
         return error_response(
             APIError(status, "internal_error", "An internal error occurred. Please try again.", shape=shape)
         )
 
 
-async def _drop_connection(send: Send) -> None:
-    """Close the client connection without sending any response.
+def _html_page(status: int, reason: str) -> Response:
+    """The HTML error page a gateway or load balancer answers with."""
+    html = f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>"
+    return Response(html, status_code=status, media_type="text/html")
+
+
+async def _drop_connection(send: Send, *, started: bool = False) -> None:
+    """Close the client connection without sending any (further) response.
 
     Under uvicorn the ``send`` callable is a bound method of the connection's request cycle, which
     holds the asyncio transport; aborting it is what a crashed upstream looks like to a client. On
-    another server, fall back to starting a response and breaking it off.
+    another server, fall back to starting a response (unless ``started``) and breaking it off.
     """
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
@@ -265,7 +347,8 @@ async def _drop_connection(send: Send) -> None:
             cycle.disconnected = True
         transport.abort()
         return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+    if not started:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
     raise ConnectionAbortedError("emulated dropped connection")
 
 

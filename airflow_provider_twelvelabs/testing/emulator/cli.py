@@ -8,7 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from airflow_provider_twelvelabs.testing.emulator.app import API_PREFIX, create_app
-from airflow_provider_twelvelabs.testing.emulator.config import DEFAULT_API_KEY, EmulatorConfig
+from airflow_provider_twelvelabs.testing.emulator.config import (
+    DEFAULT_API_KEY,
+    MALFORMED_KINDS,
+    EmulatorConfig,
+)
 from airflow_provider_twelvelabs.testing.emulator.server import _bind, _root_url, build_server
 
 __all__ = ["build_parser", "config_from_args", "main"]
@@ -54,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds an analyze task takes from queued to its end (default: the shared schedule)",
     )
     add("--strict-media", action="store_true", help="refuse uploaded videos that are not a video container")
+    # -- malformed answers and jobs that never finish (issue 13, items 2 and 5)
+    add("--malformed-rate", type=float, default=0.0, help="probability of a malformed answer")
+    add(
+        "--malformed-kinds",
+        default=None,
+        help=f"comma-separated kinds of malformed answers (default: all of {','.join(MALFORMED_KINDS)})",
+    )
+    add("--malformed-methods", default=None, help="comma-separated HTTP methods to spoil (default: all)")
+    add("--malformed-paths", default=None, help="comma-separated path prefixes after /v1.3 (default: all)")
+    add("--malformed-stall-seconds", type=float, default=None, help="how long a stalled body hangs")
+    add("--indexing-never-finish", action="store_true", help="indexed assets and indexing tasks never finish")
+    add("--embedding-task-never-finish", action="store_true", help="embedding tasks never finish")
     add("--log-level", default="warning", help="uvicorn log level")
     return parser
 
@@ -89,9 +105,24 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "polls_per_step": args.polls_per_step,
         "step_seconds": args.step_seconds,
         "analyze_task_seconds": args.analyze_task_seconds,
+        # -- malformed answers and jobs that never finish
+        "malformed_rate": args.malformed_rate or None,
+        "malformed_kinds": _csv(args.malformed_kinds),
+        "malformed_methods": _csv(args.malformed_methods),
+        "malformed_paths": _csv(args.malformed_paths),
+        "malformed_stall_seconds": args.malformed_stall_seconds,
+        "indexing_never_finish": args.indexing_never_finish or None,
+        "embedding_task_never_finish": args.embedding_task_never_finish or None,
     }
     config.update({k: v for k, v in optional.items() if v is not None})
     return config
+
+
+def _csv(value: str | None) -> list[str] | None:
+    """Split a comma-separated flag value; ``None`` when the flag was not given."""
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 async def _serve(config: EmulatorConfig, host: str, port: int, log_level: str) -> None:

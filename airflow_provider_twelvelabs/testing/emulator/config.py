@@ -7,12 +7,22 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DEFAULT_API_KEY", "EmulatorConfig"]
+__all__ = ["DEFAULT_API_KEY", "MALFORMED_KINDS", "EmulatorConfig"]
 
 #: API key the emulator accepts when none is configured.
 DEFAULT_API_KEY = "tlk_emulator_test_key"
 
 _MIB = 1024 * 1024
+
+#: The ways ``malformed_rate`` can spoil an answer (see :class:`EmulatorConfig`).
+MALFORMED_KINDS = (
+    "truncated_json",
+    "html_502",
+    "empty_200",
+    "wrong_content_type",
+    "html_200",
+    "stalled_body",
+)
 
 
 @dataclass
@@ -68,6 +78,9 @@ class EmulatorConfig:
     :param analyze_task_seconds: how many (simulated) seconds a new analyze task takes from ``queued`` to
         its end; its statuses then move with time only, not with reads. ``0`` keeps the shared schedule
         (``polls_per_step`` and ``step_seconds``).
+    :param hold_indexing: indexed assets and legacy indexing tasks stay where they are while set (a
+        backlog on the TwelveLabs side: neither reads nor time move them); once cleared they catch up
+        with the shared schedule, counted from their creation.
     :param strict_media: refuse uploaded video files whose bytes are not a recognised video container
         (placeholder bytes included); off by default, when only files that are certainly not playable
         (a broken or truncated MP4/MOV, a PDF, an image, a ZIP, JSON or HTML) are refused.
@@ -106,6 +119,18 @@ class EmulatorConfig:
     analyze_max_active_batches: int = 5
     analyze_task_seconds: float = 0.0
     strict_media: bool = False
+    hold_indexing: bool = False
+    # -- malformed answers and jobs that never finish (issue 13, items 2 and 5)
+    malformed_rate: float = 0.0
+    malformed_kinds: tuple[str, ...] = MALFORMED_KINDS
+    malformed_methods: tuple[str, ...] = ()
+    malformed_paths: tuple[str, ...] = ()
+    malformed_stall_seconds: float = 3600.0
+    indexing_never_finish: bool = False
+    embedding_task_never_finish: bool = False
+
+    def __post_init__(self) -> None:
+        _check_malformed_kinds(self.malformed_kinds)
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply ``changes`` (field name → value) in place, coercing JSON values to the field types.
@@ -119,7 +144,10 @@ class EmulatorConfig:
         for name, value in changes.items():
             if name not in hints or name not in {f.name for f in dataclasses.fields(self)}:
                 raise ValueError(f"unknown emulator config field: {name}")
-            setattr(self, name, _coerce(name, hints[name], value))
+            coerced = _coerce(name, hints[name], value)
+            if name == "malformed_kinds":
+                _check_malformed_kinds(coerced)
+            setattr(self, name, coerced)
             changed.append(name)
         return changed
 
@@ -127,7 +155,9 @@ class EmulatorConfig:
         """Return the configuration as a JSON-friendly dict, without the API key."""
         data = dataclasses.asdict(self)
         data.pop("api_key")
-        data["fault_statuses"] = list(self.fault_statuses)
+        for name, value in data.items():
+            if isinstance(value, tuple):
+                data[name] = list(value)
         return data
 
     def rate_limit_for(self, bucket: str) -> int | None:
@@ -136,6 +166,12 @@ class EmulatorConfig:
         :param bucket: a rate-limit bucket name.
         """
         return self.rate_limits.get(bucket, self.rate_limit_rpm)
+
+
+def _check_malformed_kinds(kinds: tuple[str, ...]) -> None:
+    unknown = sorted(set(kinds) - set(MALFORMED_KINDS))
+    if unknown:
+        raise ValueError(f"unknown malformed_kinds {unknown}: choose from {list(MALFORMED_KINDS)}")
 
 
 def _coerce(name: str, hint: Any, value: Any) -> Any:
@@ -156,7 +192,10 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
         raise ValueError(f"{name} must be a number")
     try:
         if origin is tuple:
-            return tuple(int(v) for v in value)
+            item = typing.get_args(hint)[0]
+            if isinstance(value, str):
+                value = [value]
+            return tuple(item(v) for v in value)
         if origin is dict:
             if not isinstance(value, dict):
                 raise ValueError(f"{name} must be an object")

@@ -809,7 +809,12 @@ def _new_task(state: EmulatorState, job: EmbedJob, version: str) -> EmbedTask:
         id=state.new_id(),
         job=job,
         created_at=state.now(),
-        lifecycle=state.new_lifecycle(["processing"], fail=job.fail),
+        lifecycle=(
+            # embedding_task_never_finish: "processing" repeats as the final status.
+            state.new_lifecycle(["processing"], success="processing")
+            if state.config.embedding_task_never_finish
+            else state.new_lifecycle(["processing"], fail=job.fail)
+        ),
         version=version,
     )
     state.collection(EMBED_V2_TASKS if version == "v2" else EMBED_V1_TASKS)[task.id] = task

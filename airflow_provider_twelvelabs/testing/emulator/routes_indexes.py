@@ -249,7 +249,12 @@ async def create_indexed_asset(request: Request) -> Response:
         asset_id=asset.id,
         created_at=now,
         updated_at=now,
-        lifecycle=state.new_lifecycle(INDEXED_ASSET_STEPS, fail=asset.failure == "index"),
+        lifecycle=(
+            # indexing_never_finish: the last step repeats as the "final" one, so it stays indexing.
+            state.new_lifecycle(INDEXED_ASSET_STEPS, success=INDEXED_ASSET_STEPS[-1])
+            if state.config.indexing_never_finish
+            else state.new_lifecycle(INDEXED_ASSET_STEPS, fail=asset.failure == "index")
+        ).held_while("hold_indexing"),
         user_metadata=user_metadata,
         enable_video_stream=enable_stream,
     )

@@ -111,6 +111,9 @@ async def create_task(request: Request) -> Response:
     lifecycle = state.new_lifecycle(
         TASK_STEPS, fail=asset.failure in fail_after, fail_after=fail_after.get(asset.failure or "")
     )
+    if state.config.indexing_never_finish:
+        lifecycle = state.new_lifecycle(TASK_STEPS, success=TASK_STEPS[-1])  # stays indexing for ever
+    lifecycle = lifecycle.held_while("hold_indexing")
     now = state.now()
     task = Task(
         id=state.new_id(),

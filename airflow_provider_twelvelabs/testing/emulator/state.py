@@ -128,6 +128,8 @@ class Lifecycle:
         #: Per-resource schedule overriding ``config.step_seconds`` and ``config.polls_per_step``.
         self.step_seconds: float | None = None
         self.polls_per_step: int | None = None
+        #: The name of a boolean ``EmulatorConfig`` switch that holds this lifecycle where it is while set.
+        self.held_by: str | None = None
         self._position = 0
         #: When each status on the path was first reached.
         self.reached_at: dict[str, datetime] = {self.path[0]: self.started_at}
@@ -137,9 +139,10 @@ class Lifecycle:
         polls = config.polls_per_step if self.polls_per_step is None else self.polls_per_step
         seconds = config.step_seconds if self.step_seconds is None else self.step_seconds
         position = self.bonus_steps
-        if polls > 0 and self.reads > 0:
+        held = self.held_by is not None and bool(getattr(config, self.held_by))
+        if polls > 0 and self.reads > 0 and not held:
             position = max(position, (self.reads - 1) // polls)
-        if seconds > 0:
+        if seconds > 0 and not held:
             elapsed = (self._state.now() - self.started_at).total_seconds()
             position = max(position, int(elapsed // seconds + 1e-9))
         position = min(max(position, self._position), len(self.path) - 1)
@@ -181,6 +184,18 @@ class Lifecycle:
     def complete(self) -> str:
         """Jump to the terminal status and return it."""
         return self.advance(len(self.path))
+
+    def held_while(self, switch: str) -> Lifecycle:
+        """Hold this lifecycle where it is while the configuration switch ``switch`` is set.
+
+        Neither reads nor time move it meanwhile (``POST /_emulator/advance`` still does); once the
+        switch is cleared it catches up with its schedule, counted from when it started.
+
+        :param switch: the name of a boolean :class:`EmulatorConfig` field.
+        :return: the lifecycle itself.
+        """
+        self.held_by = switch
+        return self
 
     def lasting(self, seconds: float) -> Lifecycle:
         """Make this lifecycle reach its final status ``seconds`` after it started, with time only.

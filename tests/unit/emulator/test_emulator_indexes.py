@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from airflow_provider_twelvelabs.testing.emulator import RunningEmulator
+from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from tests.unit.emulator.conftest import make_index, poll, ready_asset, spec_checked
 
 MARENGO = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
@@ -273,3 +274,24 @@ def test_indexed_asset_parses_with_the_official_sdk_models(api: httpx.Client) ->
     parsed = parse_obj_as(IndexedAssetDetailed, raw)
     assert parsed.id == indexed and parsed.status == "ready"
     assert json.loads(json.dumps(raw))["user_metadata"] == {"a": "b"}
+
+
+@pytest.mark.parametrize(
+    "emulator_config", [EmulatorConfig(polls_per_step=1, step_seconds=10, hold_indexing=True)]
+)
+def test_hold_indexing_keeps_indexed_assets_where_they_are_until_cleared(
+    api: httpx.Client, raw: httpx.Client
+) -> None:
+    index_id = make_index(api)
+    raw.post("/_emulator/advance", json={"seconds": 10})
+    asset_id = ready_asset(api)
+    indexed_id = index_asset(api, index_id, asset_id)
+    path = f"/indexes/{index_id}/indexed-assets/{indexed_id}"
+    # Neither reads nor time move a held indexed asset; the asset itself was not held.
+    seen = {api.get(path).json()["status"] for _ in range(6)}
+    raw.post("/_emulator/advance", json={"seconds": 60})
+    seen.add(api.get(path).json()["status"])
+    assert seen == {"pending"}
+    assert raw.post("/_emulator/config", json={"hold_indexing": False}).status_code == 200
+    # Released, it catches up with its schedule (60 s since creation: three steps of 10 s).
+    assert api.get(path).json()["status"] == "ready"

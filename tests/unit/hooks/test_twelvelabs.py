@@ -576,7 +576,7 @@ ERROR_CASES = [
         500,
         b"<html>Internal error</html>",
         TwelveLabsServerError,
-        (None, "<html>Internal error</html>", None),
+        (None, "an HTML page from a proxy or gateway, not the API (Internal error)", None),
     ),
 ]
 

@@ -352,12 +352,42 @@ def test_unknown_video_id_is_rejected_clearly(server: RecordingServer) -> None:
     assert "analyze" not in [r.api_path for r in server.requests]
 
 
-def test_video_over_an_hour_is_refused_before_analyze(server: RecordingServer) -> None:
+def test_video_over_an_hour_is_refused_before_analyze_with_method_sync(server: RecordingServer) -> None:
     long = {**INDEXED, "system_metadata": {"duration": 5400.0}}
     server.on("GET", f"indexes/{INDEX}/indexed-assets/{VIDEO}", Reply(200, json=long))
-    with pytest.raises(TwelveLabsError, match="TwelveLabsCreateAnalyzeTaskOperator"):
-        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, index_id=INDEX).execute({})
-    assert "analyze" not in [r.api_path for r in server.requests]
+    op = TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, index_id=INDEX, method="sync")
+    with pytest.raises(
+        TwelveLabsError, match=r"5,400 s long; POST /analyze accepts up to 3,600 s.*method='auto'"
+    ):
+        op.execute({})
+    assert [r.api_path for r in server.requests] == [f"indexes/{INDEX}/indexed-assets/{VIDEO}"]
+
+
+@pytest.mark.parametrize("method", ["auto", "task"])
+def test_video_over_two_hours_is_refused_before_any_analysis(server: RecordingServer, method: str) -> None:
+    long = {**INDEXED, "system_metadata": {"duration": 9000.0}}
+    server.on("GET", f"indexes/{INDEX}/indexed-assets/{VIDEO}", Reply(200, json=long))
+    op = TwelveLabsGistOperator(task_id="t", video_id=VIDEO, index_id=INDEX, method=method)
+    with pytest.raises(TwelveLabsError, match=r"9,000 s long; an analyze task takes up to 7,200 s"):
+        op.execute({})
+    assert [r.api_path for r in server.requests] == [f"indexes/{INDEX}/indexed-assets/{VIDEO}"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "segmentation"}, "method='segmentation' cuts the video into chapters or highlights"),
+        ({"method": "later"}, "method must be one of"),
+    ],
+)
+def test_bad_method_fails_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TwelveLabsSummarizeOperator(task_id="t", video_id=VIDEO, **kwargs)
+
+
+def test_gist_has_no_segmentation_method() -> None:
+    with pytest.raises(ValueError, match="method must be one of"):
+        TwelveLabsGistOperator(task_id="t", video_id=VIDEO, method="segmentation")
 
 
 def test_legacy_endpoint_needs_a_video_id() -> None:

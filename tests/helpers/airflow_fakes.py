@@ -1,0 +1,51 @@
+"""The parts of Airflow's task context the operators use, for tests that call ``execute`` directly."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class RecordingTI:
+    """A task instance's XCom push (XCom is cleared between tries, as in Airflow 3)."""
+
+    stats_tags: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Keep ``value`` as XCom would: JSON-native."""
+        self.pushed[key] = json.loads(json.dumps(value))
+
+
+class DiesBeforeWaiting(RecordingTI):
+    """A try whose worker dies right after the remote job was created (when its ids reach XCom)."""
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Die as a SIGKILLed worker would, before anything is pushed."""
+        raise KeyboardInterrupt("worker killed")
+
+
+class StateStore:
+    """Airflow's task state store as the operators use it: it outlives a try."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the value kept under ``key``."""
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        """Keep a JSON-native ``value`` under ``key``."""
+        self.values[key] = json.loads(json.dumps(value))
+
+    def delete(self, key: str) -> None:
+        """Drop ``key``."""
+        self.values.pop(key, None)
+
+
+def task_context(store: StateStore | None = None, ti: RecordingTI | None = None) -> dict[str, Any]:
+    """A context with a task instance and a task state store."""
+    return {"ti": ti or RecordingTI(), "task_state_store": store or StateStore()}

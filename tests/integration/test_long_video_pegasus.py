@@ -21,6 +21,7 @@ from airflow_provider_twelvelabs.operators.analyze import TwelveLabsGistOperator
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.waiting import PollPolicy, wait_for_resource_sync
 from tests.helpers.airflow_fakes import DiesBeforeWaiting, StateStore, task_context
+from tests.helpers.airflow_versions import needs_task_state_store
 
 pytestmark = pytest.mark.integration
 
@@ -117,6 +118,7 @@ def test_method_sync_keeps_the_long_video_refused(emulator, long_asset):
     assert analyze_calls(emulator) == [("POST", "/analyze", 400)]
 
 
+@needs_task_state_store
 def test_a_retry_reconnects_to_the_analyze_task_of_the_killed_try(emulator, long_asset):
     store = StateStore()
     kwargs = {"task_id": "c", "asset_id": long_asset, "type": "chapter", **FAST}

@@ -32,4 +32,4 @@ AIRFLOW_HOME="$(mktemp -d)"
 export AIRFLOW_HOME
 trap 'rm -rf "$AIRFLOW_HOME"' EXIT
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-python -m pytest -p no:cacheprovider "$@"
+python -m pytest -p no:cacheprovider --durations=30 "$@"

@@ -144,3 +144,15 @@ def api_base_url(operator: Any) -> str | None:
     """
     kept = getattr(operator, "_lineage_base_url", None)
     return kept if kept else operator.hook.base_url
+
+
+def asset_dataset(operator: Any, asset_id: object) -> Dataset | None:
+    """Return the dataset of the asset ``asset_id`` as ``operator`` saw it, or ``None`` without an id.
+
+    The namespace comes from :func:`api_base_url`. The result can go straight into
+    :func:`operator_lineage`, which leaves ``None`` out.
+
+    :param operator: the finished operator.
+    :param asset_id: the asset's id; ``None`` or empty when the operator had none.
+    """
+    return twelvelabs_dataset("assets", str(asset_id), api_base_url(operator)) if asset_id else None

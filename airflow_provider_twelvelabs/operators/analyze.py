@@ -1251,6 +1251,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         """
         from airflow_provider_twelvelabs.lineage import (
             api_base_url,
+            asset_dataset,
             file_dataset,
             operator_lineage,
             twelvelabs_dataset,
@@ -1260,7 +1261,7 @@ class TwelveLabsAnalyzeOperator(TwelveLabsBaseOperator):
         return operator_lineage(
             [
                 twelvelabs_dataset("videos", str(self.video_id), base) if self.video_id else None,
-                twelvelabs_dataset("assets", str(self.asset_id), base) if self.asset_id else None,
+                asset_dataset(self, self.asset_id),
                 file_dataset(self.video_url),
             ],
             [file_dataset(self.output_path)],

@@ -352,15 +352,12 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         :param task_instance: the finished task instance.
         """
         from airflow_provider_twelvelabs.lineage import (
-            api_base_url,
+            asset_dataset,
             file_dataset,
             operator_lineage,
-            twelvelabs_dataset,
         )
 
-        asset = (
-            twelvelabs_dataset("assets", str(self.asset_id), api_base_url(self)) if self.asset_id else None
-        )
+        asset = asset_dataset(self, self.asset_id)
         return operator_lineage([asset, file_dataset(self.url)], [file_dataset(self.output_path)])
 
 
@@ -780,16 +777,14 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
         :param task_instance: the finished task instance.
         """
         from airflow_provider_twelvelabs.lineage import (
-            api_base_url,
+            asset_dataset,
             file_dataset,
             operator_lineage,
-            twelvelabs_dataset,
         )
         from airflow_provider_twelvelabs.requests.analyze_async import check_batch_items
 
-        base = api_base_url(self)
         items = check_batch_items("items", self.items)
-        inputs = [twelvelabs_dataset("assets", str(i["asset_id"]), base) for i in items if i.get("asset_id")]
+        inputs = [asset_dataset(self, i.get("asset_id")) for i in items]
         return operator_lineage(inputs, [file_dataset(self.output_path)])
 
 

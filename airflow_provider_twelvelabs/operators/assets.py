@@ -443,16 +443,14 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
         :param task_instance: the finished task instance.
         """
         from airflow_provider_twelvelabs.lineage import (
-            api_base_url,
+            asset_dataset,
             file_dataset,
             job_id,
             operator_lineage,
-            twelvelabs_dataset,
         )
 
         asset_id = job_id(self, task_instance)
-        out = twelvelabs_dataset("assets", asset_id, api_base_url(self)) if asset_id else None
-        return operator_lineage([file_dataset(self.source)], [out])
+        return operator_lineage([file_dataset(self.source)], [asset_dataset(self, asset_id)])
 
 
 class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
@@ -515,16 +513,14 @@ class TwelveLabsMultipartUploadOperator(_AssetUploadBase):
         :param task_instance: the finished task instance.
         """
         from airflow_provider_twelvelabs.lineage import (
-            api_base_url,
+            asset_dataset,
             file_dataset,
             job_id,
             operator_lineage,
-            twelvelabs_dataset,
         )
 
         asset_id = job_id(self, task_instance)
-        out = twelvelabs_dataset("assets", asset_id, api_base_url(self)) if asset_id else None
-        return operator_lineage([file_dataset(self.source)], [out])
+        return operator_lineage([file_dataset(self.source)], [asset_dataset(self, asset_id)])
 
 
 def _local_or_stored_file(source: Any, filename: str | None) -> tuple[Source, int, str]:

@@ -540,15 +540,12 @@ class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
         :param task_instance: the finished task instance.
         """
         from airflow_provider_twelvelabs.lineage import (
-            api_base_url,
+            asset_dataset,
             file_dataset,
             operator_lineage,
-            twelvelabs_dataset,
         )
 
-        asset = (
-            twelvelabs_dataset("assets", str(self.asset_id), api_base_url(self)) if self.asset_id else None
-        )
+        asset = asset_dataset(self, self.asset_id)
         return operator_lineage(
             [asset, file_dataset(self.file_path), file_dataset(self.url)], [file_dataset(self.output_path)]
         )

@@ -490,6 +490,7 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         """
         from airflow_provider_twelvelabs.lineage import (
             api_base_url,
+            asset_dataset,
             job_id,
             operator_lineage,
             twelvelabs_dataset,
@@ -498,7 +499,7 @@ class TwelveLabsIndexAssetOperator(TwelveLabsJobOperator):
         base, index_id = api_base_url(self), str(self.index_id)
         indexed = job_id(self, task_instance)
         return operator_lineage(
-            [twelvelabs_dataset("assets", str(self.asset_id), base)],
+            [asset_dataset(self, self.asset_id)],
             [
                 twelvelabs_dataset("indexes", index_id, base),
                 twelvelabs_dataset("indexed-assets", indexed, base, indexes=index_id) if indexed else None,

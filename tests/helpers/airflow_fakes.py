@@ -7,16 +7,30 @@ from typing import Any
 
 
 class RecordingTI:
-    """A task instance's XCom push (XCom is cleared between tries, as in Airflow 3)."""
+    """A task instance's XCom (XCom is cleared between tries, as in Airflow 3).
 
+    ``pushed`` holds the last value per key, ``pushes`` every push in order.
+    """
+
+    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
     stats_tags: dict[str, str] = {}
+    task_id = "t"
 
     def __init__(self) -> None:
         self.pushed: dict[str, Any] = {}
+        self.pushes: list[tuple[str, Any]] = []
 
     def xcom_push(self, key: str, value: Any) -> None:
-        """Keep ``value`` as XCom would: JSON-native."""
-        self.pushed[key] = json.loads(json.dumps(value))
+        """Keep ``value`` as XCom would: JSON-native (anything else fails here, as in Airflow)."""
+        value = json.loads(json.dumps(value))
+        self.pushed[key] = value
+        self.pushes.append((key, value))
+
+    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
+        """Return what this try pushed under ``key`` (``None`` for another task's XCom)."""
+        if task_ids not in (None, self.task_id):
+            return None
+        return self.pushed.get(key)
 
 
 class DiesBeforeWaiting(RecordingTI):
@@ -30,8 +44,8 @@ class DiesBeforeWaiting(RecordingTI):
 class StateStore:
     """Airflow's task state store as the operators use it: it outlives a try."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        self.values: dict[str, Any] = dict(values or {})
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return the value kept under ``key``."""

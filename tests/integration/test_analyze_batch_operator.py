@@ -16,9 +16,10 @@ from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.analyze_async import TwelveLabsCreateAnalyzeBatchOperator
 from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_fakes import DiesBeforeWaiting, StateStore
+from tests.helpers.airflow_fakes import task_context as context
 from tests.helpers.airflow_versions import needs_task_state_store
 from tests.integration.compute_support import ready_asset
-from tests.integration.test_analyze_task_operator import DiesBeforeWaiting, StateStore, context
 
 pytestmark = pytest.mark.integration
 

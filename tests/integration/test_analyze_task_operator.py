@@ -20,6 +20,8 @@ from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.analyze_async import TwelveLabsCreateAnalyzeTaskOperator
 from airflow_provider_twelvelabs.testing.emulator import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_fakes import DiesBeforeWaiting, StateStore
+from tests.helpers.airflow_fakes import task_context as context
 from tests.helpers.airflow_versions import needs_task_state_store
 
 pytestmark = pytest.mark.integration
@@ -41,45 +43,6 @@ SCHEMA = {
     "properties": {"title": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}}},
     "required": ["title", "topics"],
 }
-
-
-class RecordingTI:
-    """The part of a task instance the operators use (XCom is cleared between tries, as in Airflow 3)."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-
-class DiesBeforeWaiting(RecordingTI):
-    """A try whose worker dies right after the task was created (when the ids reach XCom)."""
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        raise KeyboardInterrupt("worker killed")
-
-
-class StateStore:
-    """Airflow's task state store as the operators use it: it outlives a try."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def context(store: StateStore | None = None, ti: RecordingTI | None = None) -> dict[str, Any]:
-    return {"ti": ti or RecordingTI(), "task_state_store": store or StateStore()}
 
 
 @pytest.fixture

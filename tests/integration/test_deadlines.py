@@ -10,7 +10,6 @@ The emulator's ``indexing_never_finish``, ``embedding_task_never_finish`` and
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,6 +35,7 @@ from airflow_provider_twelvelabs.operators.indexes import (
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
+from tests.helpers.airflow_fakes import RecordingTI, StateStore
 
 pytestmark = pytest.mark.integration
 
@@ -43,34 +43,6 @@ URL = "https://media.example.com/keynote.mp4?duration=120"
 MODELS = [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}]
 WAIT_TIMEOUT = 1.0
 POLL = {"poll_interval": 0.05, "poll_max_interval": 0.1, "wait_timeout": WAIT_TIMEOUT}
-
-
-class RecordingTI:
-    """The part of a task instance the operators use."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-
-class StateStore:
-    """Airflow's task state store as the operators use it."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ from airflow_provider_twelvelabs.operators.embed import (
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.waiting import PollPolicy, wait_for_resource_sync
+from tests.helpers.airflow_fakes import RecordingTI, StateStore
+from tests.helpers.airflow_fakes import task_context as context
 from tests.helpers.airflow_versions import below_3_3_only, needs_task_state_store
 
 pytestmark = pytest.mark.integration
@@ -30,39 +32,6 @@ MEDIA = Path(__file__).resolve().parents[2] / "example_dags" / "media"
 SAMPLE = MEDIA / "testsrc_640x360.mp4"
 FAST = {"poll_interval": 0.05, "poll_max_interval": 0.1}
 ASSET_ID = "6298d673f1090f1100476d4c"
-
-
-class RecordingTI:
-    """The part of a task instance the operators use: XCom pushes."""
-
-    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
-
-
-class StateStore:
-    """Airflow's task state store as the operators use it: it outlives a try."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def context(store: StateStore | None = None) -> dict[str, Any]:
-    return {"ti": RecordingTI(), "task_state_store": store or StateStore()}
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ stores (the content key in ``user_metadata``) can prevent duplicates.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,46 +25,12 @@ from airflow_provider_twelvelabs.operators.indexes import TwelveLabsIndexAssetOp
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.waiting import PollPolicy, wait_for_resource_sync
+from tests.helpers.airflow_fakes import task_context as fresh_context
 
 pytestmark = pytest.mark.integration
 
 FAST = {"poll_interval": 0.05, "poll_max_interval": 0.1, "deferrable": False}
 CHUNK = 16 * 1024
-
-
-class RecordingTI:
-    """The part of a task instance the operators use (XCom values go through JSON, as in Airflow)."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
-        return None
-
-
-class StateStore:
-    """Airflow's task state store as the operators use it."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def fresh_context() -> dict[str, Any]:
-    return {"ti": RecordingTI(), "task_state_store": StateStore()}
 
 
 @pytest.fixture

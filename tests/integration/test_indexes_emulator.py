@@ -22,25 +22,13 @@ from airflow_provider_twelvelabs.operators.indexes import (
 )
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.waiting import wait_for_resource_sync
+from tests.helpers.airflow_fakes import RecordingTI
 
 pytestmark = pytest.mark.integration
 
 MEDIA = Path(__file__).resolve().parents[2] / "example_dags" / "media"
 SAMPLE = MEDIA / "testsrc_640x360.mp4"
 FAST = {"poll_interval": 0.05, "poll_max_interval": 0.1}
-
-
-class RecordingTI:
-    """The part of a task instance the operators use: XCom pushes."""
-
-    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 @pytest.fixture

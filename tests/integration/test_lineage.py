@@ -6,7 +6,6 @@ OpenLineage listener does when the task succeeds.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,28 +25,13 @@ from airflow_provider_twelvelabs.operators.indexes import (
     TwelveLabsIndexAssetOperator,
 )
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_fakes import RecordingTI
 
 pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "media" / "testsrc_640x360.mp4"
 FAST = {"poll_interval": 0.05, "poll_max_interval": 0.1, "deferrable": False}
 SIGNED = "https://media.test/keynote.mp4?duration=30&X-Amz-Signature=deadbeefsecret&sig=s3cr3t"
-
-
-class RecordingTI:
-    """The part of a task instance the operators and the lineage methods use."""
-
-    stats_tags: dict[str, str] = {}
-    task_id = "t"
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
-        return self.pushed.get(key)
 
 
 @pytest.fixture

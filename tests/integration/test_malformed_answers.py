@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -43,6 +42,7 @@ from airflow_provider_twelvelabs.operators.search import TwelveLabsSearchOperato
 from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
+from tests.helpers.airflow_fakes import task_context as context
 
 pytestmark = pytest.mark.integration
 
@@ -62,38 +62,6 @@ PHRASES = {
     "html_200": ("HTML page",),
     "stalled_body": ("ReadTimeout",),
 }
-
-
-class RecordingTI:
-    """The part of a task instance the operators use."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-
-class StateStore:
-    """Airflow's task state store as the operators use it."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def context() -> dict[str, Any]:
-    return {"ti": RecordingTI(), "task_state_store": StateStore()}
 
 
 def configure(emulator: EmulatorProcess, **changes: Any) -> None:

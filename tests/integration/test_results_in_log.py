@@ -10,7 +10,6 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,6 +27,7 @@ from airflow_provider_twelvelabs.operators.indexes import (
 from airflow_provider_twelvelabs.operators.search import TwelveLabsSearchOperator
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_fakes import task_context as context
 from tests.integration.catalog_support import Catalog, serve_catalog
 
 pytestmark = pytest.mark.integration
@@ -39,41 +39,6 @@ _PROGRESS = re.compile(
     r"(?P<label>(?:Multipart u|U)pload of [\w.]+): (?P<percent>[\d.]+)% \((?P<done>[\d.,]+) MiB of "
     r"(?P<total>[\d.,]+) MiB(?P<extra>[^)]*)\) at (?P<rate>[\d.]+) MB/s, ETA (?P<eta>[\w ]+?) \["
 )
-
-
-class RecordingTI:
-    """The part of a task instance the operators use."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
-        return None
-
-
-class StateStore:
-    """Airflow's task state store as the operators use it."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def context() -> dict[str, Any]:
-    return {"ti": RecordingTI(), "task_state_store": StateStore()}
 
 
 def progress_lines(out: str) -> list[re.Match[str]]:

@@ -22,50 +22,14 @@ from airflow_provider_twelvelabs.operators.assets import (
 )
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
+from tests.helpers.airflow_fakes import RecordingTI, StateStore
+from tests.helpers.airflow_fakes import task_context as try_context
 from tests.helpers.airflow_versions import needs_task_state_store
 
 pytestmark = pytest.mark.integration
 
 CHUNK = 16 * 1024
 FAST = {"poll_interval": 0.05, "poll_max_interval": 0.1, "deferrable": False}
-
-
-class RecordingTI:
-    """The part of a task instance the operators use. XCom is cleared between tries, as in Airflow 3."""
-
-    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        # Airflow serialises XCom values as JSON: anything else must fail here too.
-        self.pushed[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
-        return None
-
-
-class StateStore:
-    """Airflow's task state store as the operators use it: it outlives a try."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def try_context(store: StateStore) -> dict[str, Any]:
-    """The context of one try: a fresh task instance, the state store shared by every try."""
-    return {"ti": RecordingTI(), "task_state_store": store}
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ pytest.importorskip(
 )
 
 from airflow_provider_twelvelabs.lineage import (
+    asset_dataset,
     file_dataset,
     operator_lineage,
     twelvelabs_dataset,
@@ -36,6 +37,23 @@ def test_namespace_is_the_api_host(base_url, expected):
 def test_nested_resource_names():
     ds = twelvelabs_dataset("indexed-assets", "ia1", "https://api.twelvelabs.io/v1.3", indexes="ix1")
     assert (ds.namespace, ds.name) == ("twelvelabs://api.twelvelabs.io", "indexes/ix1/indexed-assets/ia1")
+
+
+class _Finished:
+    """An operator after its run: it kept the base URL of the API it called."""
+
+    _lineage_base_url = "http://127.0.0.1:8123/v1.3"
+
+
+@pytest.mark.parametrize("missing", [None, ""])
+def test_asset_dataset_is_none_without_an_asset_id(missing):
+    assert asset_dataset(_Finished(), missing) is None
+
+
+def test_asset_dataset_names_the_asset_under_the_api_the_operator_called():
+    ds = asset_dataset(_Finished(), "a1")
+    assert ds is not None
+    assert (ds.namespace, ds.name) == ("twelvelabs://127.0.0.1:8123", "assets/a1")
 
 
 @pytest.mark.parametrize(

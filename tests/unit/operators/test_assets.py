@@ -19,6 +19,8 @@ from airflow_provider_twelvelabs.operators.assets import (
     TwelveLabsUploadAssetOperator,
 )
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
+from tests.helpers.airflow_fakes import StateStore
+from tests.helpers.airflow_fakes import task_context as context
 from tests.helpers.airflow_versions import needs_task_state_store
 from tests.helpers.http_server import FormFile, RecordingServer, Reply
 
@@ -26,38 +28,6 @@ API_KEY = "tlk_TESTKEY_assets_51ac2e"
 ASSET = "6b0000000000000000000001"
 OTHER = "6b0000000000000000000002"
 FAST = {"poll_interval": 0.01, "poll_max_interval": 0.02, "deferrable": False}
-
-
-class RecordingTI:
-    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value", **_: Any) -> Any:
-        return None
-
-
-class StateStore:
-    def __init__(self, values: dict[str, Any] | None = None) -> None:
-        self.values = dict(values or {})
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
-
-
-def context(store: StateStore | None = None) -> dict[str, Any]:
-    return {"ti": RecordingTI(), "task_state_store": store or StateStore()}
 
 
 @pytest.fixture

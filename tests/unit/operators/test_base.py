@@ -18,23 +18,13 @@ from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 from airflow_provider_twelvelabs.waiting import PollPolicy
+from tests.helpers.airflow_fakes import RecordingTI
 from tests.helpers.http_server import RecordingServer, Reply
 
 API_KEY = "tlk_TESTKEY_base_op_42aa17"
 TASK = "6d0000000000000000000001"
 INDEX = "6a0000000000000000000001"
 FAST = {"poll_interval": 0.01, "poll_max_interval": 0.02}
-
-
-class RecordingTI:
-    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: list[tuple[str, Any]] = []
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed.append((key, value))
 
 
 class WaitOperator(TwelveLabsBaseOperator):
@@ -150,7 +140,7 @@ def test_already_ready_resource_returns_at_once_without_any_call(server: Recordi
     op = WaitOperator(task_id="wait", deferrable=True, resource=task_json("ready"))
     assert op.execute({"ti": ti}) == {"task_id": TASK, "status": "ready"}
     assert server.requests == []
-    assert ("indexing_task_id", TASK) in ti.pushed and ("index_id", INDEX) in ti.pushed
+    assert ("indexing_task_id", TASK) in ti.pushes and ("index_id", INDEX) in ti.pushes
 
 
 def test_already_failed_resource_raises_at_once(server: RecordingServer) -> None:
@@ -168,7 +158,7 @@ def test_deferrable_pushes_ids_then_defers_to_the_trigger(server: RecordingServe
     before = time.time()
     with pytest.raises(TaskDeferred) as info:
         op.execute({"ti": ti})
-    assert ti.pushed == [("indexing_task_id", TASK), ("index_id", INDEX)]
+    assert ti.pushes == [("indexing_task_id", TASK), ("index_id", INDEX)]
     assert info.value.method_name == "execute_complete"
     trigger = info.value.trigger
     assert isinstance(trigger, TwelveLabsResourceTrigger)

@@ -22,6 +22,7 @@ from airflow_provider_twelvelabs.operators.indexes import (
     TwelveLabsIndexAssetOperator,
 )
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
+from tests.helpers.airflow_fakes import RecordingTI
 from tests.helpers.http_server import FormFile, RecordingServer, Reply
 
 API_KEY = "tlk_TESTKEY_indexes_7d1e0c"
@@ -32,22 +33,6 @@ INDEXED = "6c0000000000000000000001"
 TASK = "6d0000000000000000000001"
 VIDEO = "6e0000000000000000000001"
 FAST = {"poll_interval": 0.01, "poll_max_interval": 0.02}
-
-
-class RecordingTI:
-    """The part of a task instance the operators use: XCom pushes, recorded in order."""
-
-    #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self) -> None:
-        self.pushed: list[tuple[str, Any]] = []
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed.append((key, value))
-
-    def xcom(self) -> dict[str, Any]:
-        return dict(self.pushed)
 
 
 @pytest.fixture
@@ -95,7 +80,7 @@ def test_create_index_creates_with_default_models_and_pushes_the_id(server, ti):
         "index_name": "archive",
         "models": [{"model_name": "marengo3.0", "model_options": ["visual", "audio"]}],
     }
-    assert ti.xcom()["index_id"] == INDEX
+    assert ti.pushed["index_id"] == INDEX
 
 
 def test_create_index_sends_models_and_addons(server, ti):
@@ -125,7 +110,7 @@ def test_create_index_reuses_the_exact_name_match(server, ti):
 
     assert result == INDEX
     assert ("POST", "indexes") not in calls(server)
-    assert ti.xcom()["index_id"] == INDEX
+    assert ti.pushed["index_id"] == INDEX
 
 
 def test_create_index_ignores_substring_matches(server, ti):
@@ -145,7 +130,7 @@ def test_create_index_fail_mode_refuses_an_existing_name(server, ti):
 
     assert INDEX in str(err.value)
     assert ("POST", "indexes") not in calls(server)
-    assert ti.pushed == []
+    assert ti.pushes == []
 
 
 def test_create_index_reuses_the_index_created_by_a_concurrent_task(server, ti):
@@ -267,8 +252,8 @@ def test_index_asset_creates_then_polls_until_ready(server, ti):
         "enable_video_stream": True,
         "user_metadata": {"team": "news"},
     }
-    assert ti.xcom()["index_id"] == INDEX
-    assert ti.xcom()["indexed_asset_id"] == INDEXED
+    assert ti.pushed["index_id"] == INDEX
+    assert ti.pushed["indexed_asset_id"] == INDEXED
 
 
 def test_index_asset_defers_after_pushing_the_ids(server, ti):
@@ -287,7 +272,7 @@ def test_index_asset_defers_after_pushing_the_ids(server, ti):
     assert kwargs["index_id"] == INDEX
     assert API_KEY not in json.dumps(kwargs, default=str)
     assert deferred.value.method_name == "execute_complete"
-    assert ti.xcom()["indexed_asset_id"] == INDEXED
+    assert ti.pushed["indexed_asset_id"] == INDEXED
     # Only the lookups (back references, the asset's content key) and the create: no polling on the worker.
     assert [m for m, _ in calls(server)] == ["GET", "GET", "POST"]
     assert not any(path.endswith(INDEXED) for _, path in calls(server))
@@ -332,7 +317,7 @@ def test_index_asset_reuses_a_ready_indexed_asset_without_deferring(server, ti):
     assert op.execute({"ti": ti}) == INDEXED
 
     assert not any(r.method == "POST" for r in server.requests)
-    assert ti.xcom()["indexed_asset_id"] == INDEXED
+    assert ti.pushed["indexed_asset_id"] == INDEXED
 
 
 def test_index_asset_reuses_a_pending_one_and_waits_for_it(server, ti):
@@ -429,9 +414,9 @@ def test_indexing_task_uploads_the_file_and_waits(server, ti, clip):
     assert upload.filename == "clip.mp4"
     assert upload.content_type == "video/mp4"
     assert upload.content == clip.read_bytes()
-    assert ti.xcom()["task_id"] == TASK
-    assert ti.xcom()["video_id"] == VIDEO
-    assert ti.xcom()["index_id"] == INDEX
+    assert ti.pushed["task_id"] == TASK
+    assert ti.pushed["video_id"] == VIDEO
+    assert ti.pushed["index_id"] == INDEX
 
 
 def test_indexing_task_reopens_the_file_on_a_retried_request(server, ti, clip):
@@ -475,7 +460,7 @@ def test_indexing_task_reuses_a_task_for_the_same_file(server, ti, clip):
     op = TwelveLabsCreateIndexingTaskOperator(task_id="t", index_id=INDEX, video_path=clip, deferrable=True)
     assert op.execute({"ti": ti}) == VIDEO
     assert not any(r.method == "POST" for r in server.requests)
-    assert ti.xcom()["task_id"] == TASK
+    assert ti.pushed["task_id"] == TASK
 
 
 def test_indexing_task_by_url_defers(server, ti):

@@ -93,14 +93,16 @@ class _Entry:
     last_status: str | None = None
     covered: bool = False
     checking: bool = False
+    #: The first waiter's poll policy, kept for when every waiter left while a check was in flight.
+    first_policy: PollPolicy = field(default_factory=PollPolicy)
 
     @property
     def policy(self) -> PollPolicy:
-        return self.waiters[0].policy
+        return self.waiters[0].policy if self.waiters else self.first_policy
 
     @property
     def max_errors(self) -> int:
-        return max(w.max_errors for w in self.waiters)
+        return max((w.max_errors for w in self.waiters), default=1)
 
 
 class RateBudget:
@@ -283,7 +285,7 @@ class ResourcePoller:
             now = time.monotonic()
             # Kinds with a list are first checked by the next list pass, the others at once.
             first = math.inf if self._list_enabled else now
-            self.entries[resource_id] = _Entry(resource_id, [waiter], next_check=first)
+            self.entries[resource_id] = _Entry(resource_id, [waiter], next_check=first, first_policy=policy)
             self._quiet_passes = 0
             self._list_next_at = min(self._list_next_at, now)
         else:

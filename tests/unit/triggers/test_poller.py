@@ -433,3 +433,29 @@ async def test_an_asset_missing_from_the_list_is_fetched_and_its_404_ends_the_wa
     assert result["status"] == "error" and f"Asset {deleted} does not exist." in result["message"]
     assert not kept_wait.future.done()  # the other wait goes on
     assert requests_to(server, f"assets/{kept}") == []
+
+
+async def test_a_wait_that_leaves_during_its_check_does_not_stop_the_poller(
+    server: RecordingServer, waits: list[tuple[ResourcePoller, Waiter]]
+) -> None:
+    # A triggerer cancels a trigger (its task moved, or the triggerer is stopping) while the poll of
+    # that resource is in flight: the entry has no waiter left when the answer arrives.
+    slow = Reply(json={"_id": "t-left", "status": "processing"}, delay=0.3)
+    server.on("GET", "embed/tasks/t-left/status", slow)
+    busy = Reply(json={"_id": "t-stays", "status": "processing"})
+    done = Reply(json={"_id": "t-stays", "status": "ready"})
+    server.on("GET", "embed/tasks/t-stays/status", busy, busy, busy, done)
+    staying = wait_for(waits, "embed_v1_task", "t-stays")  # keeps the poller running meanwhile
+    poller = get_poller("twelvelabs_default", "embed_v1_task", None)
+    leaving = poller.register("t-left", QUICK, 3)
+    await wait_for_requests(server, "embed/tasks/t-left/status")
+    poller.unregister(leaving)  # the slow answer arrives for an entry nobody waits on any more
+
+    assert (await outcome(staying))["status"] == "success"
+
+
+async def wait_for_requests(server: RecordingServer, path: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not requests_to(server, path):
+        assert time.monotonic() < deadline, f"no request to {path}"
+        await asyncio.sleep(0.01)

@@ -7,10 +7,6 @@ file the DAG writes must hold what the API itself answers for the task of that m
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -19,7 +15,7 @@ import pytest
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.operators.analyze_async import segment_rows
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
+from tests.helpers.airflow_home import migrated_home, run_airflow
 from tests.integration.compute_support import ready_asset
 
 pytestmark = pytest.mark.e2e
@@ -27,33 +23,14 @@ pytestmark = pytest.mark.e2e
 DAG_FILE = Path(__file__).resolve().parent / "dags" / "twelvelabs_analyze_modes.py"
 
 
-def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=150
-    )
-
-
 def test_an_analyze_task_in_each_mode(tmp_path: Path, twelvelabs_connection: RunningEmulator) -> None:
     emulator = twelvelabs_connection
     with httpx.Client(base_url=emulator.base_url, headers={"x-api-key": emulator.api_key}) as client:
         asset_id = ready_asset(client, "https://media.example.com/modes.mp4?duration=90")
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-        connection_variable(): connection_json(emulator.base_url, emulator.api_key),
-    }
-    migrated = airflow(env, "db", "migrate")
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    env = migrated_home(tmp_path / "home", dags=DAG_FILE, emulator=emulator)
     out = tmp_path / "out"
     conf = {"asset_id": asset_id, "output_dir": str(out)}
-    run = airflow(env, "dags", "test", "twelvelabs_analyze_modes", "-c", json.dumps(conf))
+    run = run_airflow(env, "dags", "test", "twelvelabs_analyze_modes", "-c", json.dumps(conf))
     logs = run.stdout + run.stderr
     assert run.returncode == 0, logs[-5000:]
     assert "state=success" in logs

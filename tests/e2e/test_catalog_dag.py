@@ -10,17 +10,13 @@ results on the API say.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
+from tests.helpers.airflow_home import migrated_home, run_airflow
 from tests.integration.catalog_support import Catalog, serve_catalog
 
 pytestmark = pytest.mark.e2e
@@ -29,36 +25,17 @@ ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "example_dags" / "twelvelabs_catalog.py"
 
 
-def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=150
-    )
-
-
 def test_catalog_dag_analyzes_every_video_in_one_batch_and_writes_hits(
     tmp_path: Path, twelvelabs_emulator: RunningEmulator
 ) -> None:
     with serve_catalog(twelvelabs_emulator) as catalog:
-        dags = tmp_path / "dags"
-        dags.mkdir()
-        shutil.copy(DAG_FILE, dags / DAG_FILE.name)
         emulator = catalog.emulator
-        env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(tmp_path / "home"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'airflow.db'}",
-            connection_variable(): connection_json(emulator.base_url, emulator.api_key),
-        }
-        migrated = airflow(env, "db", "migrate")
-        assert migrated.returncode == 0, migrated.stderr[-3000:]
+        env = migrated_home(tmp_path / "home", dags=DAG_FILE, emulator=emulator)
 
         out_dir = tmp_path / "out"
         conf = {"index_id": catalog.index_id, "output_dir": str(out_dir)}
         mark = len(catalog.log())
-        run = airflow(env, "dags", "test", "twelvelabs_catalog", "-c", json.dumps(conf))
+        run = run_airflow(env, "dags", "test", "twelvelabs_catalog", "-c", json.dumps(conf))
         logs = run.stdout + run.stderr
         assert run.returncode == 0, logs[-5000:]
         assert "state=success" in logs

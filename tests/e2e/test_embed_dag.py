@@ -8,10 +8,6 @@ they resume to stream the vectors to files that must hold exactly what TwelveLab
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +16,7 @@ import pytest
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
+from tests.helpers import airflow_home
 from tests.helpers.airflow_versions import AIRFLOW_V_3_3_PLUS
 
 pytestmark = pytest.mark.e2e
@@ -36,41 +32,18 @@ DAG_FILES = (
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An Airflow home with a migrated SQLite database and the DAGs under test, shared by the module."""
     home = tmp_path_factory.mktemp("airflow")
-    dags = home / "dags"
-    dags.mkdir()
-    for dag_file in DAG_FILES:
-        shutil.copy(dag_file, dags / dag_file.name)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.1",
-    }
-    migrated = airflow(env, "db", "migrate")
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    return env
+    return airflow_home.migrated_home(home, dags=DAG_FILES, TWELVELABS_EXAMPLE_POLL_INTERVAL="0.1")
 
 
 @pytest.fixture
 def emulator(airflow_env: dict[str, str], twelvelabs_connection: RunningEmulator) -> RunningEmulator:
     running = twelvelabs_connection
-    airflow_env[connection_variable()] = connection_json(running.base_url, running.api_key)
+    airflow_env.update(airflow_home.connection_env(running))
     return running
 
 
-def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=150
-    )
-
-
 def dags_test(env: dict[str, str], dag_id: str, conf: dict[str, Any]) -> str:
-    run = airflow(env, "dags", "test", dag_id, "-c", json.dumps(conf))
-    logs = run.stdout + run.stderr
-    assert run.returncode == 0, logs[-5000:]
+    logs = airflow_home.dags_test(env, dag_id, conf)
     assert "state=success" in logs, logs[-5000:]
     return logs
 

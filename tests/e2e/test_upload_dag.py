@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,7 +17,7 @@ import pytest
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
+from tests.helpers.airflow_home import connection_env, migrated_home, run_airflow
 from tests.helpers.airflow_versions import AIRFLOW_V_3_3_PLUS
 
 pytestmark = pytest.mark.e2e
@@ -33,21 +29,7 @@ TOTAL = 24
 
 @pytest.fixture(scope="module")
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("airflow")
-    dags = home / "dags"
-    dags.mkdir()
-    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-    }
-    migrated = airflow(env, "db", "migrate")
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    return env
+    return migrated_home(tmp_path_factory.mktemp("airflow"), dags=DAG_FILE)
 
 
 @pytest.fixture
@@ -58,14 +40,8 @@ def twelvelabs_emulator_config() -> EmulatorConfig:
 @pytest.fixture
 def emulator(airflow_env: dict[str, str], twelvelabs_emulator: RunningEmulator) -> RunningEmulator:
     running = twelvelabs_emulator
-    airflow_env[connection_variable()] = connection_json(running.base_url, running.api_key)
+    airflow_env.update(connection_env(running))
     return running
-
-
-def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=150
-    )
 
 
 def test_a_retry_resumes_the_multipart_upload_of_the_crashed_try(
@@ -75,7 +51,7 @@ def test_a_retry_resumes_the_multipart_upload_of_the_crashed_try(
     data = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() * (CHUNK // 32) for i in range(TOTAL))
     source.write_bytes(data)
 
-    run = airflow(
+    run = run_airflow(
         airflow_env, "dags", "test", "twelvelabs_multipart_retry", "-c", json.dumps({"source": str(source)})
     )
 

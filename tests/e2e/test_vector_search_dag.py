@@ -13,11 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
-import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +23,7 @@ import pytest
 
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator, serve_emulator
+from tests.helpers.airflow_home import connection_env, migrated_home, run_airflow
 
 pytest.importorskip(
     "lancedb", reason="lancedb is not installed: it comes with the provider's optional 'vector' extra"
@@ -50,31 +47,16 @@ QUERY = "a red car drives along the coast at sunset"
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An Airflow home with a migrated SQLite database and the DAG under test."""
     home = tmp_path_factory.mktemp("airflow")
-    dags = home / "dags"
-    dags.mkdir()
-    shutil.copy(DAG_FILE, dags / DAG_FILE.name)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.1",
-    }
-    migrated = airflow(env, "db", "migrate")
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    return env
+    return migrated_home(home, dags=DAG_FILE, timeout=240, TWELVELABS_EXAMPLE_POLL_INTERVAL="0.1")
 
 
 @pytest.fixture
 def emulator(airflow_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningEmulator]:
     with serve_emulator() as running:
-        connection = json.dumps(
-            {"conn_type": "twelvelabs", "password": running.api_key, "host": running.base_url}
-        )
-        airflow_env["AIRFLOW_CONN_TWELVELABS_DEFAULT"] = connection
-        monkeypatch.setenv("AIRFLOW_CONN_TWELVELABS_DEFAULT", connection)
+        connection = connection_env(running)
+        airflow_env.update(connection)
+        for name, value in connection.items():
+            monkeypatch.setenv(name, value)
         yield running
 
 
@@ -86,12 +68,6 @@ def dag_module() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True, timeout=240
-    )
 
 
 def returned(env: dict[str, str], task_id: str) -> Any:
@@ -118,7 +94,7 @@ def segment_key(row: dict[str, Any]) -> tuple[str, str, float, float]:
 def test_the_dag_loads_every_segment_and_returns_the_k_nearest(airflow_env, emulator, dag_module, tmp_path):
     out_dir = tmp_path / "out"
     conf = {"videos": VIDEOS, "output_dir": str(out_dir), "query": QUERY, "k": 4}
-    run = airflow(airflow_env, "dags", "test", DAG_ID, "-c", json.dumps(conf))
+    run = run_airflow(airflow_env, "dags", "test", DAG_ID, "-c", json.dumps(conf), timeout=240)
     logs = run.stdout + run.stderr
     assert run.returncode == 0, logs[-5000:]
     assert "state=success" in logs, logs[-5000:]

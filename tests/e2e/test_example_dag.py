@@ -7,10 +7,7 @@ process on 127.0.0.1, every wait deferred to the trigger (which `dags test` runs
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.links import index_url, video_url
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
+from tests.helpers.airflow_home import migrated_home, run_airflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,7 +27,6 @@ MEDIA = ROOT / "example_dags" / "media"
 SAMPLES = sorted(path.name for path in MEDIA.glob("*.mp4"))
 DAG_ID = "twelvelabs_index_archive"
 API_KEY = "tlk_E2E_SECRET_3c1f9b0d7a"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 @pytest.fixture
@@ -43,29 +39,14 @@ def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
     return twelvelabs_connection
 
 
-def _connection(emulator: RunningEmulator) -> str:
-    return connection_json(emulator.base_url, emulator.api_key)
-
-
-def _airflow_env(home: Path, emulator: RunningEmulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            connection_variable(): _connection(emulator),
-            # The emulator moves a resource on at each poll: poll briskly.
-            "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.2",
-        }
-    )
-    return env
-
-
-def _run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AIRFLOW, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+def _migrated_home(home: Path, emulator: RunningEmulator) -> dict[str, str]:
+    # The emulator moves a resource on at each poll: poll briskly.
+    return migrated_home(
+        home,
+        dags=ROOT / "example_dags",
+        emulator=emulator,
+        timeout=120,
+        TWELVELABS_EXAMPLE_POLL_INTERVAL="0.2",
     )
 
 
@@ -88,12 +69,10 @@ def _xcom(db: Path, task_id: str, key: str) -> dict[int, Any]:
 def test_example_dag_indexes_the_sample_media(emulator: RunningEmulator, tmp_path: Path) -> None:
     assert len(SAMPLES) == 3
     home = tmp_path / "airflow"
-    env = _airflow_env(home, emulator)
-    migrate = _run(["db", "migrate"], env, timeout=120)
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    env = _migrated_home(home, emulator)
 
     conf = json.dumps({"source": str(MEDIA), "index_name": "e2e-archive"})
-    result = _run(["dags", "test", DAG_ID, "-c", conf], env, timeout=150)
+    result = run_airflow(env, "dags", "test", DAG_ID, "-c", conf, cwd=ROOT)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert API_KEY not in output
@@ -144,10 +123,8 @@ def test_a_second_run_of_the_example_dag_creates_nothing(emulator: RunningEmulat
     # Each run gets its own Airflow home: the second one also stands for a wiped metadata database.
     for run in ("first", "second"):
         home = tmp_path / run
-        env = _airflow_env(home, emulator)
-        migrate = _run(["db", "migrate"], env, timeout=120)
-        assert migrate.returncode == 0, migrate.stderr[-3000:]
-        result = _run(["dags", "test", DAG_ID, "-c", conf], env, timeout=150)
+        env = _migrated_home(home, emulator)
+        result = run_airflow(env, "dags", "test", DAG_ID, "-c", conf, cwd=ROOT)
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-5000:]
         assert _rows(home / "airflow.db", "SELECT state FROM dag_run WHERE dag_id = ?", DAG_ID) == [

@@ -7,9 +7,6 @@ listener writing every event to a file; the emulator is served from this process
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,10 +19,7 @@ pytest.importorskip(
 
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import (
-    connection_json,
-    connection_variable,
-)
+from tests.helpers.airflow_home import migrated_home, run_airflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MEDIA = ROOT / "example_dags" / "media"
 DAG_ID = "twelvelabs_index_archive"
 API_KEY = "tlk_E2E_LINEAGE_SECRET_77aa"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 @pytest.fixture
@@ -61,31 +54,19 @@ def _datasets(events: list[dict[str, Any]], task: str, side: str) -> set[tuple[s
 
 def test_the_dag_run_reports_files_assets_and_the_index(emulator: RunningEmulator, tmp_path: Path) -> None:
     home, log = tmp_path / "airflow", tmp_path / "events.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
-                {"type": "file", "log_file_path": str(log), "append": True}
-            ),
-            "AIRFLOW__OPENLINEAGE__NAMESPACE": "e2e",
-            connection_variable(): connection_json(emulator.base_url, emulator.api_key),
-            "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.2",
-        }
+    env = migrated_home(
+        home,
+        dags=ROOT / "example_dags",
+        emulator=emulator,
+        timeout=240,
+        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
+            {"type": "file", "log_file_path": str(log), "append": True}
+        ),
+        AIRFLOW__OPENLINEAGE__NAMESPACE="e2e",
+        TWELVELABS_EXAMPLE_POLL_INTERVAL="0.2",
     )
-
-    def airflow(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [AIRFLOW, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
-        )
-
-    migrate = airflow("db", "migrate")
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
     conf = json.dumps({"source": str(MEDIA), "index_name": "lineage"})
-    run = airflow("dags", "test", DAG_ID, "-c", conf)
+    run = run_airflow(env, "dags", "test", DAG_ID, "-c", conf, timeout=240, cwd=ROOT)
     # Kept next to the events for a look when an assertion fails.
     (tmp_path / "dags-test.log").write_text(run.stdout + run.stderr)
     assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +27,8 @@ import pytest
 from airflow_provider_twelvelabs.links import index_url, video_url
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
 from tests.e2e.airflow_stack import Service, free_port
+from tests.helpers.airflow_home import AIRFLOW, airflow_ok, migrated_home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,7 +36,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "example_dags" / "media" / "testsrc_640x360.mp4"
 DAG_ID = "twelvelabs_index_archive"
 API_KEY = "tlk_LINKS_SECRET_8d2e41"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 #: Without the background-networking flags, Chromium's own calls home fail on a closed network
 #: and it refuses connections.
 CHROMIUM_FLAGS = (
@@ -126,13 +124,6 @@ def twelvelabs_emulator_config() -> EmulatorConfig:
     return EmulatorConfig(api_key=API_KEY)
 
 
-def _airflow(args: list[str], env: dict[str, str], cwd: Path, timeout: float) -> None:
-    done = subprocess.run(
-        [AIRFLOW, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-
-
 def test_extra_links_in_the_rest_api_and_on_the_task_pages(
     twelvelabs_connection: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -140,22 +131,16 @@ def test_extra_links_in_the_rest_api_and_on_the_task_pages(
     media = tmp_path / "media"
     media.mkdir()
     shutil.copy(SAMPLE, media / SAMPLE.name)
-    home = tmp_path / "airflow"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API_AUTH__JWT_SECRET": "links-e2e-jwt-secret-0123456789abcdef",
-            "AIRFLOW__API__SECRET_KEY": "links-e2e-secret-key",
-            connection_variable(): connection_json(twelvelabs_connection.base_url, API_KEY),
-            "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.2",
-        }
+    env = migrated_home(
+        tmp_path / "airflow",
+        dags=ROOT / "example_dags",
+        emulator=twelvelabs_connection,
+        timeout=120,
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        AIRFLOW__API_AUTH__JWT_SECRET="links-e2e-jwt-secret-0123456789abcdef",
+        AIRFLOW__API__SECRET_KEY="links-e2e-secret-key",
+        TWELVELABS_EXAMPLE_POLL_INTERVAL="0.2",
     )
-    _airflow(["db", "migrate"], env, tmp_path, 120)
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     # The api-server starts (slowly) while the DAG runs: both use the same database.
@@ -167,7 +152,7 @@ def test_extra_links_in_the_rest_api_and_on_the_task_pages(
     ).start()
     try:
         conf = json.dumps({"source": str(media), "index_name": "links"})
-        _airflow(["dags", "test", DAG_ID, "-c", conf], env, tmp_path, 150)
+        airflow_ok(env, "dags", "test", DAG_ID, "-c", conf, cwd=tmp_path)
         with httpx.Client(
             base_url=twelvelabs_connection.base_url, headers={"x-api-key": API_KEY}, timeout=10
         ) as client:

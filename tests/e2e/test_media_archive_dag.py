@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +26,7 @@ import pytest
 from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
-from airflow_provider_twelvelabs.testing.pytest_plugin import connection_json, connection_variable
+from tests.helpers.airflow_home import airflow_env, airflow_ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -38,7 +35,6 @@ MEDIA = ROOT / "example_dags" / "media"
 DAG_ID = "twelvelabs_media_archive"
 SEARCH_DAG_ID = "twelvelabs_catalog_search"
 API_KEY = "tlk_E2E_ARCHIVE_7d2e91c0"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 FIELDS = {
     "source",
     "sha256",
@@ -62,27 +58,14 @@ def twelvelabs_emulator_config() -> EmulatorConfig:
 
 
 def _env(home: Path, emulator: RunningEmulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            connection_variable(): connection_json(emulator.base_url, emulator.api_key),
-            # The emulator moves a resource on at each poll: poll briskly.
-            "TWELVELABS_EXAMPLE_POLL_INTERVAL": "0.2",
-        }
+    # The emulator moves a resource on at each poll: poll briskly.
+    return airflow_env(
+        home, dags=ROOT / "example_dags", emulator=emulator, TWELVELABS_EXAMPLE_POLL_INTERVAL="0.2"
     )
-    return env
 
 
 def _airflow(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [AIRFLOW, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=400, check=False
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
+    output = airflow_ok(env, *args, timeout=400, cwd=ROOT)
     assert API_KEY not in output
     return output
 

@@ -3,7 +3,7 @@
 # Usage: ./scripts/matrix.sh [AIRFLOW_VERSION ...]   (default: the lowest supported release, below)
 #
 # ./scripts/test.sh tests the newest Airflow (the main venv, .venv/) with everything, slow suites
-# included. This script covers the other end of the range: for each version it creates
+# included (`./scripts/test.sh --with-matrix`, what .ci/run runs, runs this script too). This script covers the other end of the range: for each version it creates
 # .venv-airflow-<major>.<minor>/ (kept, and reinstalled only when pyproject.toml, the constraints or
 # the version change), installs apache-airflow==<version> with constraints/airflow-<major>.<minor>.txt
 # and the provider with its test extra, then runs the unit, integration and end-to-end tests that

@@ -437,10 +437,14 @@ def kill_worker_running(stack: Stack, pid: int) -> dict[str, Any]:
     return {"worker": worker.name, "processes": len(killed), "at": time.monotonic()}
 
 
-def second_try(stack: Stack, kill: dict[str, Any]) -> float:
-    """Wait for try 2 to start; return how long after the kill it did."""
+def second_try(stack: Stack, kill: dict[str, Any], task_id: str) -> float:
+    """Wait for try 2 of ``task_id`` to start; check that try 1 failed; return how long after the kill."""
     stack.wait_for("a second try", lambda: 2 in tries(stack), timeout=180, interval=0.5)
-    return round(time.monotonic() - kill["at"], 1)
+    after = round(time.monotonic() - kill["at"], 1)
+    first = stack.api("GET", f"/dags/{stack.dag_id}/dagRuns/{stack.run_id}/taskInstances/{task_id}/tries/1")
+    first.raise_for_status()
+    assert first.json()["state"] == "failed", first.json()
+    return after
 
 
 # -- 3. Killed workers --------------------------------------------------------------------------------
@@ -477,7 +481,7 @@ def test_a_worker_killed_halfway_through_a_multipart_upload_resumes_it(stack: St
     kill_mark = len(before)
 
     stack.emulator_config(chunk_latency_ms=0)
-    retry_after = second_try(stack, kill)
+    retry_after = second_try(stack, kill, "upload")
     state = finished(stack, timeout=180)
     ti = stack.task_instances()[("upload", -1)]
     assert state == "success", f"DAG run {state}: {ti}\n{stack.report()}"
@@ -546,7 +550,7 @@ def test_a_worker_killed_after_creating_an_analyze_batch_reconnects_to_it(stack:
 
     pid = stack.wait_for("the first try to create the batch and poll it", first_try_waiting, 120, 0.2)
     kill = kill_worker_running(stack, pid)
-    retry_after = second_try(stack, kill)
+    retry_after = second_try(stack, kill, "analyze")
     stack.emulator_config(step_seconds=0.2)
     state = finished(stack, timeout=180)
     ti = stack.task_instances()[("analyze", -1)]
@@ -596,7 +600,7 @@ def test_a_worker_killed_while_waiting_on_an_embedding_task_reconnects_to_it(
     pid = stack.wait_for("the first try to create the task and poll it", first_try_waiting, 120, 0.2)
     assert len(creates()) == 1
     kill = kill_worker_running(stack, pid)
-    retry_after = second_try(stack, kill)
+    retry_after = second_try(stack, kill, "embed")
     stack.emulator_config(step_seconds=1)
     state = finished(stack, timeout=180)
     ti = stack.task_instances()[("embed", -1)]

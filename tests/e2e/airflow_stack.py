@@ -91,6 +91,23 @@ class Service:
             os.killpg(self.process.pid, sig)
         self.process.wait(timeout=30)
 
+    def kill_tree(self) -> list[int]:
+        """SIGKILL the leader and every process below it, whatever their process group; return their ids.
+
+        The tree is stopped (SIGSTOP) first, so that nothing forks between reading it and killing it.
+        """
+        assert self.process is not None
+        tree = [self.process.pid, *descendants(self.process.pid)]
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        tree = [self.process.pid, *descendants(self.process.pid)]
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        return tree
+
     def stop(self) -> None:
         """SIGTERM the group, give it 15 s, then SIGKILL whatever is left of it."""
         stop_all([self])
@@ -116,6 +133,41 @@ class Service:
     def tail(self, lines: int = 25) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (its children, theirs...), read from ``/proc``.
+
+    Process groups are not enough to find them: Airflow's task supervisor puts each task runner in a
+    process group of its own.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (it does not exist, or is a zombie waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def stop_all(services: Sequence[Service], grace: float = 15) -> None:
@@ -147,6 +199,33 @@ class Stack:
         service = Service(name, argv, self.env, self.tmp / f"{name}.log", user=user, cwd=cwd).start()
         self.services[name] = service
         return service
+
+    def start_celery_worker(self, name: str, concurrency: int) -> Service:
+        """Start an ``airflow celery worker`` of ``concurrency`` slots, named ``name@<host>`` in Celery."""
+        return self.start(
+            name,
+            [
+                AIRFLOW,
+                "celery",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "--celery-hostname",
+                f"{name}@%h",
+                "--pid",
+                str(self.tmp / f"{name}.pid"),
+                # One log server per host is enough; the API server reads the files here.
+                "--skip-serve-logs",
+            ],
+        )
+
+    def service_running(self, pid: int) -> Service | None:
+        """The running service that process ``pid`` belongs to (its leader or one of its descendants)."""
+        for service in self.services.values():
+            leader = service.process.pid if service.alive and service.process is not None else None
+            if leader is not None and (pid == leader or pid in descendants(leader)):
+                return service
+        return None
 
     def report(self) -> str:
         """The tail of every service's log, for failure messages."""
@@ -357,22 +436,7 @@ def airflow_stack(
             stack.start("scheduler", [AIRFLOW, "scheduler"])
             stack.start("dag-processor", [AIRFLOW, "dag-processor"])
             for number in range(1, topology.celery_workers + 1):
-                stack.start(
-                    f"worker-{number}",
-                    [
-                        AIRFLOW,
-                        "celery",
-                        "worker",
-                        "--concurrency",
-                        str(topology.worker_concurrency),
-                        "--celery-hostname",
-                        f"worker-{number}@%h",
-                        "--pid",
-                        str(tmp_path / f"worker-{number}.pid"),
-                        # One log server per host is enough; the API server reads the files here.
-                        "--skip-serve-logs",
-                    ],
-                )
+                stack.start_celery_worker(f"worker-{number}", topology.worker_concurrency)
             for number in range(1, topology.triggerers + 1):
                 argv = [AIRFLOW, "triggerer"]
                 if topology.triggerer_capacity is not None:

@@ -1,8 +1,9 @@
 """Throwaway PostgreSQL and Redis servers for the distributed end-to-end tests, on 127.0.0.1.
 
 :func:`postgres_server` makes a cluster with ``initdb`` in a temporary folder and runs ``postgres``
-on a free loopback port (no fsync: the data is thrown away); :func:`redis_server` runs
-``redis-server`` on a free loopback port without persistence. Both skip the test, saying why, when
+on a free loopback port (no fsync: the data is thrown away), and :func:`pg_dump` dumps its database
+as SQL text; :func:`redis_server` runs ``redis-server`` on a free loopback port without
+persistence. Both servers skip the test, saying why, when
 the server is not installed (``scripts/test.sh``, run as root, installs ``redis-server`` when it is
 missing; PostgreSQL is on these machines). Each server is a
 :class:`~tests.e2e.airflow_stack.Service` of the stack, so its log shows in failure reports and it
@@ -112,6 +113,27 @@ def postgres_server(stack: Stack, *, timeout: float = 60) -> Iterator[str]:
         if "postgres" in stack.services:
             stack.services["postgres"].stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def pg_dump(url: str, *, timeout: float = 300) -> str:
+    """The whole database at ``url`` (a URL :func:`postgres_server` yielded) as ``pg_dump``'s SQL text.
+
+    ``pg_dump`` comes from the same PostgreSQL install as ``initdb`` (:func:`postgres_bindir`).
+    """
+    bindir = postgres_bindir()
+    assert bindir is not None and (bindir / "pg_dump").exists(), f"no pg_dump next to initdb in {bindir}"
+    address = url.split("@", 1)[1]
+    host_port, database = address.split("/", 1)
+    host, port = host_port.rsplit(":", 1)
+    dump = subprocess.run(
+        [str(bindir / "pg_dump"), "-h", host, "-p", port, "-U", PG_USER, "--no-password", database],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert dump.returncode == 0, f"pg_dump failed:\n{dump.stderr[-3000:]}"
+    return dump.stdout
 
 
 @contextlib.contextmanager

@@ -5,13 +5,21 @@ against the emulator over HTTP on 127.0.0.1:
 
 * the archive pipeline runs with ``airflow dags test`` (one process, its own Airflow home), once
   under API faults over 32 files and once under a low rate limit over 200 files;
-* the killed-worker and killed-triggerer scenarios run on one throwaway deployment shared by the
-  module (``airflow_stack``: api-server, scheduler, dag-processor and triggerers on SQLite with the
-  LocalExecutor, whose worker processes the tests SIGKILL).
+* the killed-worker and killed-triggerer scenarios run on one throwaway distributed deployment
+  shared by the module (``airflow_stack``): a PostgreSQL metadata database, the CeleryExecutor
+  with a Redis broker and two Celery workers of 4 slots, the api-server, scheduler and
+  dag-processor, and the triggerers the triggerer test starts. A killed-worker test SIGKILLs the
+  whole ``airflow celery worker`` running the task (the worker, its pool processes, the task
+  supervisor and the task runner) once the operator is halfway through a multipart upload, or has
+  created an analyze batch or an embedding task, and starts a replacement worker; the scheduler
+  fails the orphaned try once its heartbeat is ``HEARTBEAT_TIMEOUT`` old and Airflow retries it.
+  The emulator's request log then shows what the retry re-sent or re-created.
 
-The last test searches everything these runs left (task logs, service logs, XComs, rendered
-template fields, trigger rows, the whole metadata database, the OpenLineage events) for the API key
-and for every presigned-URL signature the emulators issued.
+The last test searches everything these runs left (task logs, service logs, XComs and rendered
+template fields served by the REST API, trigger kwargs, the whole PostgreSQL metadata database as
+``pg_dump`` writes it, the SQLite databases of the ``dags test`` runs, the OpenLineage events) for
+the API key and for every presigned-URL signature the emulators issued, after showing that it finds
+a secret planted in the database.
 
 Each test prints one ``FIGURES`` line, the numbers docs/reliability.md reports.
 """
@@ -20,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -37,7 +44,9 @@ import pytest
 
 from airflow_provider_twelvelabs.testing.dag_test import DagTestResult, run_dag_test
 from airflow_provider_twelvelabs.testing.emulator.process import EmulatorProcess
-from tests.e2e.airflow_stack import AIRFLOW, MEDIA, Stack, airflow_stack
+from airflow_provider_twelvelabs.testing.pytest_plugin import connection_variable
+from tests.e2e.airflow_stack import AIRFLOW, MEDIA, Stack, Topology, airflow_stack, gone
+from tests.e2e.services import pg_dump
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -52,10 +61,27 @@ MULTIPART = ("POST", "/v1.3/assets/multipart-uploads")
 BATCH_CREATE = ("POST", "/v1.3/analyze/batches")
 TRIGGER_CLASSPATH = "airflow_provider_twelvelabs.triggers.twelvelabs.TwelveLabsResourceTrigger"
 
+#: The DAGs the shared deployment runs.
+STACK_DAGS = (
+    "reliability_killed_upload",
+    "reliability_killed_batch",
+    "reliability_killed_embedding",
+    "reliability_triggerers",
+)
+#: The shared deployment's Celery workers, and the slots of each.
+WORKERS = 2
+WORKER_SLOTS = 4
+#: The scheduler fails a running task instance whose last heartbeat is older than this (seconds).
+HEARTBEAT_TIMEOUT = 12
+#: A made-up secret the secrets test plants in the metadata database, to show its search finds one.
+CANARY = "tlk_E2E_PLANTED_CANARY_5e0b13"
+
 #: Every presigned-URL signature an emulator of this module issued (read from its request log).
 SIGNATURES: set[str] = set()
 #: Airflow homes and other folders the secrets scan reads.
 SCANNED: list[Path] = []
+#: The trigger rows' kwargs as the metadata database held them while the waits were deferred.
+TRIGGER_ROWS: list[str] = []
 
 
 def make_media(folder: Path, count: int, *, large_every: int = 0) -> list[Path]:
@@ -308,6 +334,12 @@ def stack(work: Path) -> Iterator[Stack]:
             {"type": "file", "log_file_path": str(folder / "openlineage.jsonl"), "append": True}
         ),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "reliability",
+        # A killed worker's task instance stays "running" until its heartbeat is this old; the
+        # scheduler then fails the try and Airflow retries it (the default is 300 s). The task
+        # supervisors heartbeat every 2 s.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
     }
     # step_seconds=0: nothing moves on the emulator until a test says so.
     with airflow_stack(
@@ -317,20 +349,21 @@ def stack(work: Path) -> Iterator[Stack]:
         run_id="",
         api_key=API_KEY,
         step_seconds=0,
-        parallelism=8,
+        parallelism=WORKERS * WORKER_SLOTS,
         extra_env=env,
+        topology=Topology(
+            database="postgres",
+            executor="CeleryExecutor",
+            celery_workers=WORKERS,
+            worker_concurrency=WORKER_SLOTS,
+            # The killed-triggerers test starts its own.
+            triggerers=0,
+        ),
     ) as running:
         running.wait_for(
             "the API server to serve the parsed DAGs",
-            lambda: all(
-                running.api("GET", f"/dags/{dag_id}").status_code == 200
-                for dag_id in (
-                    "reliability_killed_upload",
-                    "reliability_killed_batch",
-                    "reliability_triggerers",
-                )
-            ),
-            timeout=180,
+            lambda: all(running.api("GET", f"/dags/{dag_id}").status_code == 200 for dag_id in STACK_DAGS),
+            timeout=240,
         )
         yield running
         collect_signatures(running.requests_log())
@@ -387,6 +420,33 @@ def upload_assets(stack: Stack, files: list[Path]) -> list[str]:
     return ids
 
 
+def kill_worker_running(stack: Stack, pid: int) -> dict[str, Any]:
+    """SIGKILL the Celery worker whose task process is ``pid`` (the worker and all its children).
+
+    Then start a replacement worker, as an operator would. The task instance stays ``running``
+    until the scheduler sees its heartbeat stop (``HEARTBEAT_TIMEOUT``), fails the try and retries it.
+    """
+    worker = stack.service_running(pid)
+    assert worker is not None and worker.name.startswith("worker-"), f"process {pid} is no Celery worker's"
+    killed = worker.kill_tree()
+    worker.retired = True
+    assert pid in killed, (pid, killed)
+    stack.wait_for(f"the task process {pid} to end", lambda: gone(pid), timeout=10, interval=0.1)
+    number = sum(name.startswith("worker-") for name in stack.services) + 1
+    stack.start_celery_worker(f"worker-{number}", WORKER_SLOTS)
+    return {"worker": worker.name, "processes": len(killed), "at": time.monotonic()}
+
+
+def second_try(stack: Stack, kill: dict[str, Any], task_id: str) -> float:
+    """Wait for try 2 of ``task_id`` to start; check that try 1 failed; return how long after the kill."""
+    stack.wait_for("a second try", lambda: 2 in tries(stack), timeout=180, interval=0.5)
+    after = round(time.monotonic() - kill["at"], 1)
+    first = stack.api("GET", f"/dags/{stack.dag_id}/dagRuns/{stack.run_id}/taskInstances/{task_id}/tries/1")
+    first.raise_for_status()
+    assert first.json()["state"] == "failed", first.json()
+    return after
+
+
 # -- 3. Killed workers --------------------------------------------------------------------------------
 
 
@@ -414,13 +474,14 @@ def test_a_worker_killed_halfway_through_a_multipart_upload_resumes_it(stack: St
         return tries(stack).get(1) if len(done) >= total_chunks // 2 else None
 
     pid = stack.wait_for("half of the chunks to be uploaded", halfway, timeout=120, interval=0.1)
-    os.kill(pid, signal.SIGKILL)
+    kill = kill_worker_running(stack, pid)
     before = puts()
     stored_before = {e["path"] for e in before if e["status"] == 200}
     assert len(stored_before) < total_chunks, "the upload finished before the kill: slow the chunks down"
     kill_mark = len(before)
 
     stack.emulator_config(chunk_latency_ms=0)
+    retry_after = second_try(stack, kill, "upload")
     state = finished(stack, timeout=180)
     ti = stack.task_instances()[("upload", -1)]
     assert state == "success", f"DAG run {state}: {ti}\n{stack.report()}"
@@ -449,6 +510,8 @@ def test_a_worker_killed_halfway_through_a_multipart_upload_resumes_it(stack: St
         "killed_worker_multipart",
         chunks=total_chunks,
         concurrency=concurrency,
+        worker_processes_killed=kill["processes"],
+        retry_started_after_kill_s=retry_after,
         chunks_stored_before_kill=len(stored_before),
         chunks_sent_after_kill=len(second),
         chunks_resent=len(resent),
@@ -486,8 +549,8 @@ def test_a_worker_killed_after_creating_an_analyze_batch_reconnects_to_it(stack:
         return tries(stack).get(1) if polled else None
 
     pid = stack.wait_for("the first try to create the batch and poll it", first_try_waiting, 120, 0.2)
-    os.kill(pid, signal.SIGKILL)
-    stack.wait_for("a second try", lambda: 2 in tries(stack), timeout=120, interval=0.5)
+    kill = kill_worker_running(stack, pid)
+    retry_after = second_try(stack, kill, "analyze")
     stack.emulator_config(step_seconds=0.2)
     state = finished(stack, timeout=180)
     ti = stack.task_instances()[("analyze", -1)]
@@ -502,9 +565,70 @@ def test_a_worker_killed_after_creating_an_analyze_batch_reconnects_to_it(stack:
     figures(
         "killed_worker_analyze_batch",
         items=len(asset_ids),
+        worker_processes_killed=kill["processes"],
+        retry_started_after_kill_s=retry_after,
         batch_creates=len(creates),
         try_number=ti["try_number"],
         rows=len(rows),
+        seconds=round(time.monotonic() - started, 1),
+    )
+
+
+EMBED_CREATE = ("POST", "/v1.3/embed-v2/tasks")
+
+
+def test_a_worker_killed_while_waiting_on_an_embedding_task_reconnects_to_it(
+    stack: Stack, work: Path
+) -> None:
+    output = work / "killed-embedding.jsonl"
+    (stack.tmp / "pids.txt").write_text("")
+    started = time.monotonic()
+    # The emulator holds the task in "processing" (step_seconds=0) until the retry polls it.
+    start_run(stack, "reliability_killed_embedding", "killed_embedding", {"output_path": str(output)})
+
+    def creates() -> list[dict[str, Any]]:
+        return [e for e in stack.requests_log() if (e["method"], e["path"]) == EMBED_CREATE]
+
+    def first_try_waiting() -> int | None:
+        log = stack.requests_log()
+        created = next((i for i, e in enumerate(log) if (e["method"], e["path"]) == EMBED_CREATE), None)
+        polled = created is not None and any(
+            e["method"] == "GET" and e["path"].startswith("/v1.3/embed-v2/tasks/") for e in log[created + 1 :]
+        )
+        return tries(stack).get(1) if polled else None
+
+    pid = stack.wait_for("the first try to create the task and poll it", first_try_waiting, 120, 0.2)
+    assert len(creates()) == 1
+    kill = kill_worker_running(stack, pid)
+    retry_after = second_try(stack, kill, "embed")
+    stack.emulator_config(step_seconds=1)
+    state = finished(stack, timeout=180)
+    ti = stack.task_instances()[("embed", -1)]
+    assert state == "success", f"DAG run {state}: {ti}\n{stack.report()}"
+    assert ti["try_number"] == 2, ti
+    # Exactly one task was created: the retry reconnected to it.
+    assert len(creates()) == 1, creates()
+    (task,) = stack.twelvelabs("/embed-v2/tasks", page_limit=50)["data"]
+    assert task["status"] == "ready"
+    answer = stack.api(
+        "GET",
+        "/dags/reliability_killed_embedding/dagRuns/killed_embedding/taskInstances/embed/xcomEntries/return_value",
+    )
+    answer.raise_for_status()
+    manifest = answer.json()["value"]
+    manifest = json.loads(manifest) if isinstance(manifest, str) else manifest
+    assert manifest["task_id"] == task["_id"]
+    rows = [json.loads(row) for row in output.read_text().splitlines()]
+    assert rows and all(row["embedding"] for row in rows)
+    assert manifest["count"] == len(rows)
+    stack.emulator_config(step_seconds=0)
+    figures(
+        "killed_worker_embedding_task",
+        worker_processes_killed=kill["processes"],
+        retry_started_after_kill_s=retry_after,
+        task_creates=len(creates()),
+        try_number=ti["try_number"],
+        embeddings=len(rows),
         seconds=round(time.monotonic() - started, 1),
     )
 
@@ -528,8 +652,6 @@ def test_deferred_waits_survive_two_killed_triggerers(stack: Stack, work: Path) 
     list_path = f"/v1.3/indexes/{index_id}/indexed-assets"
 
     # Two triggerers that each take at most 30 triggers: the 50 waits are spread over both.
-    stack.services["triggerer-1"].kill(signal.SIGTERM)
-    stack.services["triggerer-1"].retired = True
     job_a = start_triggerer(stack, "triggerer-a", "--capacity", "30")
     job_b = start_triggerer(stack, "triggerer-b", "--capacity", "30")
     started = time.monotonic()
@@ -556,7 +678,9 @@ def test_deferred_waits_survive_two_killed_triggerers(stack: Stack, work: Path) 
     triggers = {ti["map_index"]: ti["trigger"] for ti in before}
     owners = Counter(t["triggerer_id"] for t in triggers.values())
     assert set(owners) == {job_a, job_b}, f"the waits are not spread over the two triggerers: {owners}"
-    deadlines = {i: deadline_of(stack, t) for i, t in triggers.items()}
+    rows = trigger_kwargs(stack)
+    TRIGGER_ROWS.extend(rows.values())
+    deadlines = {i: deadline_of(rows, t) for i, t in triggers.items()}
     creates_before = indexed_asset_creates(stack, list_path)
     assert creates_before == waits, creates_before
 
@@ -569,9 +693,10 @@ def test_deferred_waits_survive_two_killed_triggerers(stack: Stack, work: Path) 
 
     def same_triggers() -> None:
         now = {ti["map_index"]: ti["trigger"] or {} for ti in indexing()}
+        rows = trigger_kwargs(stack)
         for map_index, trigger in triggers.items():
             # The same trigger row, with the same kwargs: the absolute deadline did not move.
-            assert (now[map_index].get("id"), deadline_of(stack, now[map_index])) == (
+            assert (now[map_index].get("id"), deadline_of(rows, now[map_index])) == (
                 trigger["id"],
                 deadlines[map_index],
             )
@@ -636,11 +761,22 @@ def triggerer_jobs(stack: Stack) -> list[int]:
     return [job["id"] for job in answer.json()["jobs"]]
 
 
-def deadline_of(stack: Stack, trigger: dict[str, Any]) -> float:
-    """The absolute deadline in a trigger's kwargs, as the metadata database holds them."""
-    with sqlite3.connect(stack.tmp / "airflow" / "airflow.db") as db:
-        (kwargs,) = db.execute("SELECT kwargs FROM trigger WHERE id = ?", (trigger["id"],)).fetchone()
-    return float(json.loads(kwargs)["deadline"])
+def trigger_kwargs(stack: Stack) -> dict[int, str]:
+    """Every trigger row's kwargs column as the PostgreSQL metadata database holds it, by trigger id."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with engine.connect() as db:
+            rows = db.execute(sqlalchemy.text("SELECT id, kwargs FROM trigger")).all()
+    finally:
+        engine.dispose()
+    return {int(trigger_id): str(kwargs) for trigger_id, kwargs in rows}
+
+
+def deadline_of(rows: dict[int, str], trigger: dict[str, Any]) -> float:
+    """The absolute deadline in a trigger's kwargs (``rows`` from :func:`trigger_kwargs`)."""
+    return float(json.loads(rows[trigger["id"]])["deadline"])
 
 
 def indexed_asset_creates(stack: Stack, list_path: str) -> int:
@@ -664,11 +800,24 @@ def _texts(folder: Path) -> Iterator[tuple[str, str]]:
             yield str(path), path.read_bytes().decode("utf-8", errors="replace")
 
 
+def search(secrets: dict[str, str], sources: list[tuple[str, str]]) -> list[str]:
+    """Where each of ``secrets`` (text -> what it is) appears in ``sources`` ((where, text) pairs)."""
+    hits: list[str] = []
+    for where, text in sources:
+        hits += [f"{what} in {where}" for secret, what in secrets.items() if secret in text]
+        # A presigned URL's query string never appears: even a redacted one keeps no signature.
+        if "sig=" in text and re.search(r"sig=[0-9a-f]{16}", text):
+            hits.append(f"a signed URL in {where}")
+    return hits
+
+
 def test_no_secret_reaches_logs_xcom_trigger_rows_the_database_or_lineage(stack: Stack, work: Path) -> None:
-    # The deployment's own view first: XComs and rendered fields through the REST API.
+    # The deployment's own view first: task instances (with their rendered template fields) and
+    # XComs through the REST API.
     served: list[str] = []
-    for dag_id in ("reliability_killed_upload", "reliability_killed_batch", "reliability_triggerers"):
+    for dag_id in STACK_DAGS:
         runs = stack.api("GET", f"/dags/{dag_id}/dagRuns").json()["dag_runs"]
+        assert runs, f"{dag_id} never ran: the scan would miss its traces"
         for run in runs:
             tis = stack.api(
                 "GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances", params={"limit": 100}
@@ -682,25 +831,49 @@ def test_no_secret_reaches_logs_xcom_trigger_rows_the_database_or_lineage(stack:
     assert SIGNATURES, "no presigned URL was issued: the scan would prove nothing"
     secrets = {API_KEY: "the API key", **{sig: "a presigned-URL signature" for sig in SIGNATURES}}
 
-    scanned: Counter[str] = Counter()
-    hits: list[str] = []
+    # Plant a made-up secret in the metadata database, in a column stored as plain text (a pool's
+    # description; a Variable's value would be Fernet-encrypted), then dump the whole database with
+    # pg_dump: XComs, rendered template fields, trigger rows, task instances, serialized DAGs, the
+    # Celery result backend's rows.
+    planted = stack.api(
+        "POST", "/pools", json={"name": "reliability_canary", "slots": 0, "description": CANARY}
+    )
+    assert planted.status_code in (200, 201), planted.text
+    dump = pg_dump(stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    for table in ("xcom", "rendered_task_instance_fields", "trigger", "task_instance", "celery_taskmeta"):
+        assert f"COPY public.{table} " in dump, f"no table {table} in the dump"
+
     sources = [("REST: task instances and XComs", "\n".join(served))]
+    sources.append(("the PostgreSQL metadata database, pg_dump (dump)", dump))
+    # Trigger rows are deleted once their tasks are done: their kwargs as they were while deferred.
+    assert TRIGGER_ROWS and all('"deadline"' in row for row in TRIGGER_ROWS), "no readable trigger kwargs"
+    sources.append(("trigger rows' kwargs, read while deferred", "\n".join(TRIGGER_ROWS)))
     for folder in SCANNED:
         sources += list(_texts(folder))
-    for where, text in sources:
+
+    # The search finds a secret where there is one: the canary in the dump, the API key in the
+    # connection the test itself gave the deployment.
+    assert search({CANARY: "the canary"}, sources) == [
+        "the canary in the PostgreSQL metadata database, pg_dump (dump)"
+    ]
+    assert search({API_KEY: "the API key"}, [("the connection", stack.env[connection_variable()])])
+
+    scanned: Counter[str] = Counter()
+    for where, _ in sources:
         kind = "database" if where.endswith("(dump)") else "openlineage" if "openlineage" in where else "file"
         scanned[kind] += 1
-        hits += [f"{what} in {where}" for secret, what in secrets.items() if secret in text]
-        # A presigned URL's query string never appears, even redacted ones keep no signature.
-        if "sig=" in text and re.search(r"sig=[0-9a-f]{16}", text):
-            hits.append(f"a signed URL in {where}")
+    task_logs = [where for where, _ in sources if "/logs/dag_id=reliability_killed_" in where]
+    assert any("attempt=2" in where for where in task_logs), "the retries' task logs were not scanned"
     lineage = [where for where, _ in sources if "openlineage" in where]
     assert lineage, "no OpenLineage events were written: the scan would prove nothing"
-    assert any("trigger" in text for where, text in sources if where.endswith("(dump)"))
+    hits = search(secrets, sources)
     assert not hits, hits
     figures(
         "secrets",
         signatures_searched=len(SIGNATURES),
         sources=dict(scanned),
+        task_logs=len(task_logs),
+        trigger_rows=len(TRIGGER_ROWS),
+        dump_bytes=len(dump),
         hits=len(hits),
     )

@@ -9,6 +9,8 @@
 * ``reliability_killed_upload``: one multipart upload polled on the worker, whose process the test
   SIGKILLs halfway through.
 * ``reliability_killed_batch``: one analyze batch polled on the worker, killed once it exists.
+* ``reliability_killed_embedding``: one Embed v2 task over a sample video polled on the worker,
+  killed once the task exists; the embeddings go to ``output_path``.
 * ``reliability_triggerers``: one indexing wait per asset of ``asset_ids``, all deferred, while the
   test kills the triggerers under them.
 
@@ -31,10 +33,14 @@ from airflow_provider_twelvelabs.operators.assets import (
     TwelveLabsMultipartUploadOperator,
     TwelveLabsUploadAssetOperator,
 )
+from airflow_provider_twelvelabs.operators.embed import TwelveLabsCreateEmbeddingTaskOperator
 from airflow_provider_twelvelabs.operators.indexes import (
     TwelveLabsCreateIndexOperator,
     TwelveLabsIndexAssetOperator,
 )
+
+_DEFAULT_MEDIA = Path(__file__).resolve().parents[3] / "example_dags" / "media"
+MEDIA = Path(os.environ.get("TWELVELABS_E2E_MEDIA") or _DEFAULT_MEDIA)
 
 #: Files above this size go through a multipart upload (the API's limit is 200 MB; the tests use
 #: small files and the emulator's small chunks, so that a few files of a few hundred KB are "large").
@@ -165,6 +171,25 @@ with DAG(
         deferrable=False,
         poll_interval=0.5,
         poll_max_interval=1.0,
+        on_execute_callback=_write_pid,
+    )
+
+
+with DAG(
+    dag_id="reliability_killed_embedding",
+    schedule=None,
+    catchup=False,
+    params={"output_path": ""},
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=1)},
+):
+    TwelveLabsCreateEmbeddingTaskOperator(
+        task_id="embed",
+        input_type="video",
+        file_path=str(sorted(MEDIA.glob("*.mp4"))[0]),
+        output_path="{{ params.output_path }}",
+        deferrable=False,
+        poll_interval=1.0,
+        poll_max_interval=2.0,
         on_execute_callback=_write_pid,
     )
 

@@ -20,17 +20,17 @@ echo "==> ruff format --check"
 ruff format --check .
 echo "==> mypy"
 mypy
-# The distributed end-to-end test (tests/e2e/test_distributed.py) runs a Redis broker of its own;
-# PostgreSQL is on these machines. As root, install redis-server when it is missing; the test
-# starts its servers on 127.0.0.1 and skips, saying why, without them.
+# The PostgreSQL + Celery tests (tests/e2e/test_distributed.py, test_reliability.py) run a Redis
+# broker of their own; PostgreSQL is on these machines. As root, install redis-server when it is
+# missing; the tests start their servers on 127.0.0.1 and skip, saying why, without them.
 if ! command -v redis-server >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "==> installing redis-server (for tests/e2e/test_distributed.py)"
+        echo "==> installing redis-server (for the PostgreSQL + Celery tests: tests/e2e/test_distributed.py, test_reliability.py)"
         if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }; then
-            echo "redis-server could not be installed: tests/e2e/test_distributed.py will be skipped"
+            echo "redis-server could not be installed: the PostgreSQL + Celery tests (test_distributed.py, most of test_reliability.py) will be skipped"
         fi
     else
-        echo "redis-server is not installed: tests/e2e/test_distributed.py will be skipped"
+        echo "redis-server is not installed: the PostgreSQL + Celery tests (test_distributed.py, most of test_reliability.py) will be skipped"
     fi
 fi
 echo "==> pytest"

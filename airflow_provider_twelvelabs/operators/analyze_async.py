@@ -148,7 +148,9 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
     :param end_time: end of the analysed window, in seconds (templated).
     :param temperature: 0 to 1.
     :param max_tokens: the longest answer in tokens, or ``"unlimited"`` (segmentation, Pegasus 1.6).
-    :param custom_id: your id for the task, returned with it (templated).
+    :param custom_id: your id for the task, returned with it (templated). Without one, the task
+        instance's tag (``af-`` and a hash of the DAG, task, run and map index) is sent, which is
+        what finds the task again on a retry when the create's answer was lost.
     :param on_warning: ``warn`` (default: log and keep the result) or ``fail``.
     :param output_path: where to write the result: a local path or an object-storage URI (templated).
     :param output_format: for segments, ``jsonl`` (default) or ``parquet``.

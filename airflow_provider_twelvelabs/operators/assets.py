@@ -13,6 +13,10 @@ on from there instead of creating a duplicate.
 Both are incremental by content (``dedupe="content"``, the default): the file's source URI, size and
 SHA-256 are stored in the asset's ``user_metadata``, and a file whose asset already exists on
 TwelveLabs is not uploaded again, whatever the Airflow metadata database remembers.
+
+Every upload also stores the task instance's tag (``twelvelabs_job``, a hash of the DAG, task, run
+and map index; it replaces a user value of that key), so that a retry finds the asset an earlier
+try created even when the create's answer was lost (docs/reliability.md).
 """
 
 from __future__ import annotations

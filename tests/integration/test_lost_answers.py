@@ -330,3 +330,14 @@ def test_a_create_answered_with_an_error_leaves_nothing_to_look_for(
     manifest = make().execute(context(store, try_number=2))
 
     assert manifest["count"] > 0 and len(listed(emulator, "/embed-v2/tasks")) == 1
+
+
+def test_a_read_whose_answer_was_lost_is_simply_sent_again(emulator: RunningEmulator) -> None:
+    from airflow_provider_twelvelabs.hooks.twelvelabs import TwelveLabsHook
+
+    with api_client(emulator) as client:
+        index_id = create_index(client)
+    lose_next_answer(emulator, "GET /indexes/*")
+    with TwelveLabsHook() as hook:
+        assert hook.get_index(index_id).id == index_id
+    assert len(sent(emulator, "GET", f"/indexes/{index_id}")) == 2 and len(lost(emulator)) == 1

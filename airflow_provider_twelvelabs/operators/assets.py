@@ -238,6 +238,8 @@ class _AssetUploadBase(TwelveLabsJobOperator):
         compared by tag. A multipart session whose create answer was lost cannot be found again (the
         API lists sessions without their asset or file name): its reserved asset, ``processing``
         for ever, is deleted, and the upload starts a new session (the old one expires unused).
+        Without the task state store (Airflow before 3.3) such an asset is left alone: only the
+        kept checkpoint tells a lost session from a complete upload still being processed.
 
         :param context: the task context.
         :param since: when the lost create was sent, or ``None``.
@@ -254,6 +256,10 @@ class _AssetUploadBase(TwelveLabsJobOperator):
             if (asset.user_metadata or {}).get(JOB_TAG_KEY) != tag or is_failed(asset.status):
                 continue
             if asset.method == "multipart" and asset.status != "ready":
+                if since is None:
+                    # No task state (Airflow before 3.3): it may be a complete upload still being
+                    # processed, which only its session could tell. Left alone; the upload starts over.
+                    continue
                 self.log.warning(
                     "Asset %s was reserved by a multipart session whose create answer was lost: the "
                     "session cannot be found again, so the asset is deleted and a new session started",

@@ -39,6 +39,7 @@ __all__ = [
     "ON_WARNING",
     "TwelveLabsCreateAnalyzeBatchOperator",
     "TwelveLabsCreateAnalyzeTaskOperator",
+    "lost_analyze_task",
     "read_ready_task",
     "segment_rows",
 ]
@@ -262,16 +263,7 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         if not custom_id or (since is None and custom_id != self._job_tag):
             # Your own custom_id may be reused by other runs: without the create's time, no search.
             return super().find_lost_job(context, since)
-        video = self._body.get("video") or {}
-        filters = {"video_url": video.get("url")} if video.get("type") == "url" else {}
-        if video.get("type") == "asset_id":
-            filters = {"asset_id": video.get("asset_id")}
-        for task in self.hook.list_analyze_tasks(**filters):
-            if not created_since(task.created_at, since):
-                break
-            if task.custom_id == custom_id and not task.batch_id and not is_failed(task.status):
-                return task
-        return None
+        return lost_analyze_task(self.hook, self._body, since)
 
     def create_job(self, context: Context) -> Any:
         """Create the analyze task.
@@ -869,6 +861,31 @@ def _required(value: _T | None) -> _T:
     if value is None:
         raise ValueError("a batch limit or tolerance must be given, not None")
     return value
+
+
+def lost_analyze_task(hook: Any, body: Mapping[str, Any], since: Any) -> Any:
+    """Find the analyze task a create of ``body`` made since ``since``, whose answer was lost.
+
+    Lists the tasks of the same video (``GET /analyze/tasks`` filtered by ``video_url`` or
+    ``asset_id``, newest first) back to ``since`` and returns the one, not in a batch and not
+    failed, whose ``custom_id`` is the body's; ``None`` when there is none.
+
+    :param hook: the TwelveLabs hook.
+    :param body: the create's body, with its ``custom_id``.
+    :param since: when the create was sent (worker clock), or ``None``.
+    """
+    video = body.get("video") or {}
+    filters: dict[str, Any] = {}
+    if video.get("type") == "url":
+        filters = {"video_url": video.get("url")}
+    elif video.get("type") == "asset_id":
+        filters = {"asset_id": video.get("asset_id")}
+    for task in hook.list_analyze_tasks(**filters):
+        if not created_since(task.created_at, since):
+            break
+        if task.custom_id == body.get("custom_id") and not task.batch_id and not is_failed(task.status):
+            return task
+    return None
 
 
 @dataclass(frozen=True)

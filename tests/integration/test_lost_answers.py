@@ -375,3 +375,21 @@ def test_without_a_task_state_store_a_retry_finds_the_upload_by_its_tag(emulator
 
     assert [a["_id"] for a in listed(emulator, "/assets")] == [asset_id]
     assert len(sent(emulator, "POST", "/assets")) == 1
+
+
+@needs_task_state_store
+def test_summary_of_a_long_video_through_an_analyze_task(emulator: RunningEmulator) -> None:
+    from airflow_provider_twelvelabs.operators.analyze import TwelveLabsSummarizeOperator
+
+    with api_client(emulator) as client:
+        asset_id = ready_asset(client, "https://media.example.com/match.mp4?duration=5400")
+    lose_next_answer(emulator, "POST /analyze/tasks")
+    store = StateStore()
+
+    summary, ctx = first_try_fails_then_retry(
+        lambda: TwelveLabsSummarizeOperator(task_id="s", asset_id=asset_id, **FAST), store
+    )
+
+    tasks = listed(emulator, "/analyze/tasks")
+    assert [t["task_id"] for t in tasks] == [ctx["ti"].pushed["analyze_task_id"]]
+    assert len(sent(emulator, "POST", "/analyze/tasks")) == 1 and summary

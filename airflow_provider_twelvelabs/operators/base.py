@@ -70,7 +70,7 @@ _UNSET: Any = object()
 
 #: Task-state key of a create whose answer has not been seen yet: ``{"at": <UTC time>, "try": n}``.
 CREATE_PENDING_KEY = "twelvelabs_create_pending"
-#: The ``user_metadata`` key (and, for analyze tasks, the ``custom_id`` prefix) of a create's tag.
+#: The ``user_metadata`` key of a create's tag (:func:`job_tag`; analyze tasks take it as ``custom_id``).
 JOB_TAG_KEY = "twelvelabs_job"
 #: How much earlier than the worker's clock a remote resource may say it was created (clock skew).
 CLOCK_SKEW = timedelta(minutes=2)
@@ -401,7 +401,9 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
     operator), and implements :meth:`prepare_job` (validate the rendered parameters, build the
     request: no HTTP call), :meth:`create_job` and :meth:`on_resource_ready`; optionally
     :meth:`find_job` (a remote lookup that prevents a duplicate even without the task state store),
-    :meth:`job_index_id`, :meth:`is_reusable` and :meth:`job_xcom`.
+    :meth:`find_lost_job` (finds what an earlier try's create made when its answer was lost: every
+    create is noted in the task state store before it is sent), :meth:`job_index_id`,
+    :meth:`is_reusable` and :meth:`job_xcom`.
 
     ``execute`` then runs Airflow's resumable-job flow: on Airflow 3.3+ the remote id is stored in
     the task state store right after the create call and before the wait; a retry (also after a

@@ -627,12 +627,34 @@ class _PegasusJob(TwelveLabsJobOperator):
         )
         return TwelveLabsJobOperator.execute(self, context)
 
+    def _tagged_body(self) -> dict[str, Any]:
+        body = dict(self._task_body)
+        if not body.get("custom_id") and self._job_tag:
+            body["custom_id"] = self._job_tag  # what finds the task if the create's answer is lost
+        return body
+
+    def find_lost_job(self, context: Context, since: Any) -> Any:
+        """Find the analyze task an earlier try's create made although its answer was lost.
+
+        The task carries the task instance's tag as its ``custom_id``: see
+        :func:`~airflow_provider_twelvelabs.operators.analyze_async.lost_analyze_task`.
+
+        :param context: the task context.
+        :param since: when the lost create was sent, or ``None``.
+        """
+        from airflow_provider_twelvelabs.operators.analyze_async import lost_analyze_task
+
+        body = self._tagged_body()
+        if not body.get("custom_id"):
+            return super().find_lost_job(context, since)
+        return lost_analyze_task(self.hook, body, since)
+
     def create_job(self, context: Context) -> Any:
         """Create the analyze task.
 
         :param context: the task context.
         """
-        task = self.hook.create_analyze_task(self._task_body)
+        task = self.hook.create_analyze_task(self._tagged_body())
         self.log.info("Created analyze task %s", task.id)
         return task
 

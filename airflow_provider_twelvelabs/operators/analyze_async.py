@@ -18,11 +18,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import TwelveLabsError
-from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
+from airflow_provider_twelvelabs.operators.base import (
+    CREATE_PENDING_KEY,
+    TwelveLabsJobOperator,
+    created_since,
+    push_xcom,
+)
 from airflow_provider_twelvelabs.reporting import LOG_TEXT_CHARS, log_text_result, result_location
 from airflow_provider_twelvelabs.requests.fields import integer, number, one_of, optional_bool, require_str
 from airflow_provider_twelvelabs.requests.limits import MAX_ACTIVE_BATCHES, MAX_BATCH_HOURS, MAX_BATCH_ITEMS
-from airflow_provider_twelvelabs.statuses import is_terminal
+from airflow_provider_twelvelabs.statuses import is_failed, is_terminal
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -34,6 +39,7 @@ __all__ = [
     "ON_WARNING",
     "TwelveLabsCreateAnalyzeBatchOperator",
     "TwelveLabsCreateAnalyzeTaskOperator",
+    "lost_analyze_task",
     "read_ready_task",
     "segment_rows",
 ]
@@ -143,7 +149,9 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
     :param end_time: end of the analysed window, in seconds (templated).
     :param temperature: 0 to 1.
     :param max_tokens: the longest answer in tokens, or ``"unlimited"`` (segmentation, Pegasus 1.6).
-    :param custom_id: your id for the task, returned with it (templated).
+    :param custom_id: your id for the task, returned with it (templated). Without one, the task
+        instance's tag (``af-`` and a hash of the DAG, task, run and map index) is sent, which is
+        what finds the task again on a retry when the create's answer was lost.
     :param on_warning: ``warn`` (default: log and keep the result) or ``fail``.
     :param output_path: where to write the result: a local path or an object-storage URI (templated).
     :param output_format: for segments, ``jsonl`` (default) or ``parquet``.
@@ -237,6 +245,25 @@ class TwelveLabsCreateAnalyzeTaskOperator(TwelveLabsJobOperator):
         :param context: the task context.
         """
         self._body = self.build_request()
+        if not self._body.get("custom_id") and self._job_tag:
+            # The tag finds this task again if the create's answer is lost (see find_lost_job).
+            self._body["custom_id"] = self._job_tag
+
+    def find_lost_job(self, context: Context, since: Any) -> Any:
+        """Find the analyze task an earlier try's create made although its answer was lost.
+
+        Lists the tasks of the same video (``GET /analyze/tasks`` filtered by ``video_url`` or
+        ``asset_id``, newest first) created since that create, and takes the one whose ``custom_id``
+        is this request's (yours, or the task instance's tag when you set none).
+
+        :param context: the task context.
+        :param since: when the lost create was sent, or ``None``.
+        """
+        custom_id = self._body.get("custom_id")
+        if not custom_id or (since is None and custom_id != self._job_tag):
+            # Your own custom_id may be reused by other runs: without the create's time, no search.
+            return super().find_lost_job(context, since)
+        return lost_analyze_task(self.hook, self._body, since)
 
     def create_job(self, context: Context) -> Any:
         """Create the analyze task.
@@ -615,24 +642,37 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
                 self._statuses[batch_id] = str(self.hook.get_analyze_batch(batch_id).status)
 
     def _submit_more(self, context: Context) -> None:
-        from airflow_provider_twelvelabs.exceptions import TwelveLabsRateLimitError
+        from airflow_provider_twelvelabs.exceptions import (
+            TwelveLabsAPIError,
+            TwelveLabsMalformedResponseError,
+            TwelveLabsRateLimitError,
+        )
 
         plan = self.plan
         body = plan.request.to_body()
         while len(self._batch_ids) < len(plan.chunks) and len(self._pending()) < self.max_active_batches:
             chunk = plan.chunks[len(self._batch_ids)]
-            try:
-                batch = self.hook.create_analyze_batch(
-                    model_name=body["model_name"],
-                    analysis_mode=body["analysis_mode"],
-                    defaults=body["defaults"] or None,
-                    requests=[plan.request.request_item(item) for item in chunk],
-                )
-            except TwelveLabsRateLimitError as exc:
-                if exc.code != "too_many_active_batches" or not self._pending():
-                    raise
-                self.log.info("The account has no free batch slot: waiting for a batch to finish")
-                break
+            batch = self._lost_batch(context, chunk)
+            if batch is None:
+                self.note_create(context)
+                try:
+                    batch = self.hook.create_analyze_batch(
+                        model_name=body["model_name"],
+                        analysis_mode=body["analysis_mode"],
+                        defaults=body["defaults"] or None,
+                        requests=[plan.request.request_item(item) for item in chunk],
+                    )
+                except TwelveLabsAPIError as exc:
+                    if not isinstance(exc, TwelveLabsMalformedResponseError):
+                        # The API answered with an error: nothing was created, nothing to look for.
+                        self.forget(context, CREATE_PENDING_KEY)
+                    if not isinstance(exc, TwelveLabsRateLimitError):
+                        raise
+                    if exc.code != "too_many_active_batches" or not self._pending():
+                        raise
+                    self.log.info("The account has no free batch slot: waiting for a batch to finish")
+                    break
+            self.forget(context, CREATE_PENDING_KEY)
             self._batch_ids.append(batch.id)
             self._statuses[batch.id] = str(batch.status)
             # Kept at once: a worker killed between two creates must not submit the first again.
@@ -645,6 +685,35 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
                 len(plan.chunks),
                 len(chunk),
             )
+
+    def _lost_batch(self, context: Context, chunk: list[dict[str, Any]]) -> Any:
+        """The batch an earlier try created for ``chunk`` although the create's answer was lost, if any.
+
+        Batches carry no free-form field and are listed without their items, but their items are
+        analyze tasks that know their batch: the tasks of the chunk's first video (``GET
+        /analyze/tasks?asset_id=``, newest first) created since the lost create, with the first
+        item's ``custom_id`` and a ``batch_id``, name the batch; it is taken when it holds as many
+        items as the chunk and was not canceled.
+        """
+        lost, since = self.lost_create_since(context)
+        if not lost or since is None or not chunk:
+            # Without the create's time (no task state store), an older run's batch could match.
+            return None
+        first = chunk[0]
+        for task in self.hook.list_analyze_tasks(asset_id=first["asset_id"]):
+            if not created_since(task.created_at, since):
+                break
+            if not task.batch_id or task.custom_id != first["custom_id"]:
+                continue
+            batch = self.hook.get_analyze_batch(task.batch_id)
+            if batch.total_items == len(chunk) and not is_failed(batch.status):
+                self.log.info(
+                    "Found analyze batch %s, made by an earlier try's create whose answer was lost: "
+                    "reconnecting to it, nothing created",
+                    batch.id,
+                )
+                return batch
+        return None
 
     def _advance(self, context: Context) -> Any:
         self._refresh()
@@ -792,6 +861,31 @@ def _required(value: _T | None) -> _T:
     if value is None:
         raise ValueError("a batch limit or tolerance must be given, not None")
     return value
+
+
+def lost_analyze_task(hook: Any, body: Mapping[str, Any], since: Any) -> Any:
+    """Find the analyze task a create of ``body`` made since ``since``, whose answer was lost.
+
+    Lists the tasks of the same video (``GET /analyze/tasks`` filtered by ``video_url`` or
+    ``asset_id``, newest first) back to ``since`` and returns the one, not in a batch and not
+    failed, whose ``custom_id`` is the body's; ``None`` when there is none.
+
+    :param hook: the TwelveLabs hook.
+    :param body: the create's body, with its ``custom_id``.
+    :param since: when the create was sent (worker clock), or ``None``.
+    """
+    video = body.get("video") or {}
+    filters: dict[str, Any] = {}
+    if video.get("type") == "url":
+        filters = {"video_url": video.get("url")}
+    elif video.get("type") == "asset_id":
+        filters = {"asset_id": video.get("asset_id")}
+    for task in hook.list_analyze_tasks(**filters):
+        if not created_since(task.created_at, since):
+            break
+        if task.custom_id == body.get("custom_id") and not task.batch_id and not is_failed(task.status):
+            return task
+    return None
 
 
 @dataclass(frozen=True)

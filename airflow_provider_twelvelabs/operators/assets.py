@@ -13,15 +13,25 @@ on from there instead of creating a duplicate.
 Both are incremental by content (``dedupe="content"``, the default): the file's source URI, size and
 SHA-256 are stored in the asset's ``user_metadata``, and a file whose asset already exists on
 TwelveLabs is not uploaded again, whatever the Airflow metadata database remembers.
+
+Every upload also stores the task instance's tag (``twelvelabs_job``, a hash of the DAG, task, run
+and map index; it replaces a user value of that key), so that a retry finds the asset an earlier
+try created even when the create's answer was lost (docs/reliability.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_twelvelabs.operators.base import TwelveLabsJobOperator, push_xcom
+from airflow_provider_twelvelabs.operators.base import (
+    JOB_TAG_KEY,
+    TwelveLabsJobOperator,
+    created_since,
+    push_xcom,
+)
 from airflow_provider_twelvelabs.reporting import (
     DEFAULT_PROGRESS_INTERVAL,
     ProgressReader,
@@ -220,12 +230,60 @@ class _AssetUploadBase(TwelveLabsJobOperator):
             return asset
         return None
 
+    def find_lost_job(self, context: Context, since: Any) -> Any:
+        """Find the asset an earlier try's create made although its answer was lost.
+
+        Every upload carries the task instance's tag in its ``user_metadata`` (``twelvelabs_job``),
+        so the assets of the file name created since that create (``GET /assets``, newest first) are
+        compared by tag. A multipart session whose create answer was lost cannot be found again (the
+        API lists sessions without their asset or file name): its reserved asset, ``processing``
+        for ever, is deleted, and the upload starts a new session (the old one expires unused).
+        Without the task state store (Airflow before 3.3) such an asset is left alone: only the
+        kept checkpoint tells a lost session from a complete upload still being processed.
+
+        :param context: the task context.
+        :param since: when the lost create was sent, or ``None``.
+        """
+        tag = self._job_tag
+        if tag is None:
+            return super().find_lost_job(context, since)
+        if self.recall(context, MULTIPART_XCOM_KEY):
+            return None  # the session's checkpoint was kept: the upload resumes it
+        name = self.filename if getattr(self, "_path", None) == "url" else self._upload_name
+        for asset in self.hook.list_assets(**({"filename": name} if name else {})):
+            if not created_since(asset.created_at, since):
+                break  # newest first: the rest is older than the lost create
+            if (asset.user_metadata or {}).get(JOB_TAG_KEY) != tag or is_failed(asset.status):
+                continue
+            if asset.method == "multipart" and asset.status != "ready":
+                if since is None:
+                    # No task state (Airflow before 3.3): it may be a complete upload still being
+                    # processed, which only its session could tell. Left alone; the upload starts over.
+                    continue
+                self.log.warning(
+                    "Asset %s was reserved by a multipart session whose create answer was lost: the "
+                    "session cannot be found again, so the asset is deleted and a new session started",
+                    asset.id,
+                )
+                from airflow_provider_twelvelabs.exceptions import TwelveLabsNotFoundError
+
+                with contextlib.suppress(TwelveLabsNotFoundError):
+                    self.hook.delete_asset(asset.id, force=True)
+                continue
+            return asset
+        return None
+
     def upload_metadata(self) -> dict[str, Any] | None:
-        """The ``user_metadata`` sent with the upload: the user's, with the content key when deduping."""
+        """The ``user_metadata`` sent with an upload: the user's, plus what the operator adds.
+
+        That is the content key when deduping, and the task instance's tag (``twelvelabs_job``, what
+        finds an upload whose answer was lost).
+        """
         key = self.content_key()
-        if key is not None:
-            return key.merged(self.user_metadata)
-        return dict(self.user_metadata) if self.user_metadata is not None else None
+        metadata = key.merged(self.user_metadata) if key is not None else dict(self.user_metadata or {})
+        if self._job_tag is not None:
+            metadata[JOB_TAG_KEY] = self._job_tag
+        return metadata or None
 
     def _remember(self, context: Context, key: str, value: Any) -> None:
         self.remember(context, key, value)
@@ -363,7 +421,7 @@ class TwelveLabsUploadAssetOperator(_AssetUploadBase):
                 filename=self.filename,
                 enable_hls=self.enable_hls,
                 enable_thumbnail=self.enable_thumbnail,
-                user_metadata=self.user_metadata,
+                user_metadata=self.upload_metadata(),
             )
         from airflow_provider_twelvelabs.hooks.endpoints import FilePart
         from airflow_provider_twelvelabs.sources import resolve

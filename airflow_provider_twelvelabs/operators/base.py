@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,7 +24,9 @@ from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin,
 
 from airflow_provider_twelvelabs import xcom_keys
 from airflow_provider_twelvelabs.exceptions import (
+    TwelveLabsAPIError,
     TwelveLabsError,
+    TwelveLabsMalformedResponseError,
     TwelveLabsNotFoundError,
     TwelveLabsWaitTimeoutError,
 )
@@ -44,11 +47,15 @@ if TYPE_CHECKING:
     from airflow_provider_twelvelabs.triggers.twelvelabs import TwelveLabsResourceTrigger
 
 __all__ = [
+    "CREATE_PENDING_KEY",
     "DEFAULT_WAIT_TIMEOUT",
+    "JOB_TAG_KEY",
     "TwelveLabsBaseOperator",
     "TwelveLabsJobOperator",
+    "created_since",
     "default_poll_interval",
     "default_poll_max_interval",
+    "job_tag",
     "make_trigger",
     "push_xcom",
 ]
@@ -60,6 +67,58 @@ DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
 _GONE = "not_found"
 _NOT_REUSABLE = "not_reusable"
 _UNSET: Any = object()
+
+#: Task-state key of a create whose answer has not been seen yet: ``{"at": <UTC time>, "try": n}``.
+CREATE_PENDING_KEY = "twelvelabs_create_pending"
+#: The ``user_metadata`` key of a create's tag (:func:`job_tag`; analyze tasks take it as ``custom_id``).
+JOB_TAG_KEY = "twelvelabs_job"
+#: How much earlier than the worker's clock a remote resource may say it was created (clock skew).
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def job_tag(context: Any) -> str | None:
+    """The tag of one task instance, the same on every try: a hash of its DAG, task, run and map index.
+
+    Creates carry it where the API has a free-form field (an asset's ``user_metadata``, an analyze
+    task's ``custom_id``), so that a retry can find what an earlier try created even when the
+    create's answer was lost. ``None`` without a task instance.
+
+    :param context: the task context.
+    """
+    ti = context.get("ti") if isinstance(context, Mapping) else None
+    if ti is None:
+        return None
+    parts = [getattr(ti, name, None) for name in ("dag_id", "task_id", "run_id", "map_index")]
+    if parts[0] is None or parts[2] is None:
+        return None
+    digest = hashlib.sha256("\x00".join(str(p) for p in parts).encode()).hexdigest()
+    return f"af-{digest[:24]}"
+
+
+def created_since(created_at: str | None, since: datetime | None) -> bool:
+    """Whether a resource created at ``created_at`` (RFC 3339) may come from a create at ``since``.
+
+    ``since`` is the worker's clock; :data:`CLOCK_SKEW` of slack is allowed. An unreadable or missing
+    time counts as a match (the other checks decide), and so does ``since=None``.
+
+    :param created_at: the resource's ``created_at``.
+    :param since: when the create was sent, or ``None``.
+    """
+    if since is None or not created_at:
+        return True
+    try:
+        moment = datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment >= since - CLOCK_SKEW
+
+
+def _try_number(context: Any) -> int:
+    ti = context.get("ti") if isinstance(context, Mapping) else None
+    number = getattr(ti, "try_number", None)
+    return number if isinstance(number, int) and not isinstance(number, bool) else 1
 
 
 def _seconds(value: float | timedelta | None, name: str) -> float | None:
@@ -342,7 +401,9 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
     operator), and implements :meth:`prepare_job` (validate the rendered parameters, build the
     request: no HTTP call), :meth:`create_job` and :meth:`on_resource_ready`; optionally
     :meth:`find_job` (a remote lookup that prevents a duplicate even without the task state store),
-    :meth:`job_index_id`, :meth:`is_reusable` and :meth:`job_xcom`.
+    :meth:`find_lost_job` (finds what an earlier try's create made when its answer was lost: every
+    create is noted in the task state store before it is sent), :meth:`job_index_id`,
+    :meth:`is_reusable` and :meth:`job_xcom`.
 
     ``execute`` then runs Airflow's resumable-job flow: on Airflow 3.3+ the remote id is stored in
     the task state store right after the create call and before the wait; a retry (also after a
@@ -366,6 +427,7 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         self._job_id: str | None = None
         self._job_resource: Any = None
         self._job_result: Any = _UNSET
+        self._job_tag: str | None = None
 
     @property
     def job_spec(self) -> ResourceKind:
@@ -378,6 +440,7 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         :param context: the task context.
         """
         self._job_id, self._job_resource, self._job_result = None, None, _UNSET
+        self._job_tag = job_tag(context)
         self.prepare_job(context)
         return self.execute_resumable(context)
 
@@ -402,6 +465,26 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         :param context: the task context.
         """
         raise NotImplementedError
+
+    def find_lost_job(self, context: Context, since: datetime | None) -> Any:
+        """Return the job an earlier try's create made although its answer was lost, or ``None``.
+
+        Called on a retry whose earlier try sent a create and never saw its answer (a dropped
+        connection, a timeout), before creating again. A job kind that can search the API (a list
+        endpoint with filters, the :func:`job_tag` in a free-form field) returns what it finds;
+        ``None`` means "searched, nothing there: create". The default cannot search and returns
+        ``None`` (a duplicate is possible; the log says so).
+
+        :param context: the task context.
+        :param since: when the earlier create was sent (worker clock), or ``None`` when unknown
+            (Airflow before 3.3 keeps no task state).
+        """
+        self.log.warning(
+            "An earlier try's create of a %s may have been done without its answer arriving; the API "
+            "cannot be searched for it, so a second one may be created",
+            self.job_spec.label,
+        )
+        return None
 
     def job_index_id(self) -> str | None:
         """The index the job lives in, for kinds that live in one."""
@@ -430,13 +513,73 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         """
         resource = self.find_job(context)
         if resource is None:
-            resource = self.create_job(context)
+            resource = self.recover_lost_create(context)
+        if resource is None:
+            self.note_create(context)
+            try:
+                resource = self.create_job(context)
+            except TwelveLabsAPIError as exc:
+                if not isinstance(exc, TwelveLabsMalformedResponseError):
+                    # The API answered with an error: nothing was created, nothing to look for.
+                    self.forget(context, CREATE_PENDING_KEY)
+                raise
+            # The answer arrived: Airflow keeps the id next (a retry reconnects to it from there).
+            self.forget(context, CREATE_PENDING_KEY)
         self._job_resource = resource
         job_id = _resource_id(resource)
         if not job_id:
             raise TwelveLabsError(f"TwelveLabs returned a {self.job_spec.label} without an id: {resource!r}")
         self._job_id = job_id
         return job_id
+
+    def lost_create_since(self, context: Context) -> tuple[bool, datetime | None]:
+        """Whether an earlier try may have created the job unseen, and when it sent the create.
+
+        With a task state store: a create was noted (:meth:`note_create`) and its id never kept.
+        Without one (Airflow before 3.3): any retry (``try_number > 1``), at an unknown time.
+
+        :param context: the task context.
+        """
+        store = self._state_store(context)
+        if store is None:
+            return _try_number(context) > 1, None
+        pending = self.recall(context, CREATE_PENDING_KEY)
+        if not isinstance(pending, Mapping):
+            return False, None
+        try:
+            at = datetime.fromisoformat(str(pending.get("at")))
+        except ValueError:
+            return True, None
+        return True, at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+    def recover_lost_create(self, context: Context) -> Any:
+        """On a retry after a create whose answer was lost, find what it made (:meth:`find_lost_job`).
+
+        :param context: the task context.
+        """
+        lost, since = self.lost_create_since(context)
+        if not lost:
+            return None
+        found = self.find_lost_job(context, since)
+        if found is not None:
+            self.log.info(
+                "Found %s %s, made by an earlier try's create whose answer was lost: reconnecting to it, "
+                "nothing created",
+                self.job_spec.label,
+                _resource_id(found),
+            )
+        return found
+
+    def note_create(self, context: Context) -> None:
+        """Keep, before a create is sent, that it is about to be (and when), for a retry to look for it.
+
+        :param context: the task context.
+        """
+        self.remember(
+            context,
+            CREATE_PENDING_KEY,
+            {"at": datetime.now(timezone.utc).isoformat(), "try": _try_number(context)},
+        )
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """Read the remembered job's status (``not_found`` when the API no longer has it).
@@ -529,7 +672,7 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         :param resource: the final resource as a JSON-native dict.
         """
         result = super().resource_ready(context, kind, resource)
-        self.forget(context, self.external_id_key, *self.retry_memory_keys)
+        self.forget(context, self.external_id_key, CREATE_PENDING_KEY, *self.retry_memory_keys)
         return result
 
     def on_kill(self) -> None:

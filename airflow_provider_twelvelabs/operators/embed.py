@@ -510,6 +510,55 @@ class TwelveLabsCreateEmbeddingTaskOperator(_EmbeddingTaskMixin, _EmbedV2Mixin):
         """
         self._body = self.build_request()
 
+    def find_lost_job(self, context: Context, since: Any) -> Any:
+        """Find the embedding task an earlier try's create made although its answer was lost.
+
+        Embedding tasks carry no free-form field, so the tasks created since that create (``GET
+        /embed-v2/tasks?started_at=``) are compared by model and input: the same URL (any of them
+        will do: the same media gives the same embeddings), or the same asset's file name (only
+        when one task matches). A task of inline media (``file_path``) cannot be told apart: when
+        any task of the model was created since, the retry fails naming them rather than create a
+        duplicate.
+
+        :param context: the task context.
+        :param since: when the lost create was sent, or ``None`` (then nothing is searched).
+        """
+        if since is None:
+            return super().find_lost_job(context, since)
+        from airflow_provider_twelvelabs.operators.base import CLOCK_SKEW, created_since
+        from airflow_provider_twelvelabs.statuses import is_failed
+
+        kind = str(self._body.get("input_type"))
+        media = (self._body.get(kind) or {}).get("media_source") or {}
+        url, filename = media.get("url"), None
+        if media.get("asset_id"):
+            filename = self.hook.get_asset(media["asset_id"]).filename
+        started = (since - CLOCK_SKEW).isoformat()
+        candidates = []
+        for task in self.hook.list_embedding_tasks(started_at=started):
+            if not created_since(task.created_at, since):
+                break
+            data = task.to_json_dict()
+            if data.get("model_name") not in (None, self._body.get("model_name")) or is_failed(task.status):
+                continue
+            meta = (data.get(f"{kind}_embedding") or {}).get("metadata") or {}
+            if url is not None and meta.get("input_url") != url:
+                continue
+            if filename is not None and meta.get("input_filename") != filename:
+                continue
+            candidates.append(task)
+        if not candidates:
+            return None
+        if url is not None or (filename is not None and len(candidates) == 1):
+            return candidates[0]
+        ids = ", ".join(t.id for t in candidates[:10])
+        raise TwelveLabsError(
+            f"An earlier try's create of an embedding task got no answer, and {len(candidates)} "
+            f"{self.model_name} {kind} task(s) created since may be it ({ids}); embedding tasks carry "
+            "no tag, so the API cannot tell which is this task's. Not creating another one: check "
+            "those tasks (a new DAG run creates a new task)."
+        )
+
     def create_job(self, context: Context) -> Any:
         """Create the embedding task.
 

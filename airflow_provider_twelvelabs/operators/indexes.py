@@ -13,10 +13,15 @@ import contextlib
 import mimetypes
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs import xcom_keys
-from airflow_provider_twelvelabs.exceptions import TwelveLabsAPIError, TwelveLabsNotFoundError
+from airflow_provider_twelvelabs.exceptions import (
+    TwelveLabsAPIError,
+    TwelveLabsMalformedResponseError,
+    TwelveLabsNotFoundError,
+)
 from airflow_provider_twelvelabs.links import (
     INDEX_ID_XCOM_KEY,
     INDEXED_ASSET_ID_XCOM_KEY,
@@ -24,7 +29,12 @@ from airflow_provider_twelvelabs.links import (
     TwelveLabsIndexLink,
     TwelveLabsVideoLink,
 )
-from airflow_provider_twelvelabs.operators.base import TwelveLabsBaseOperator, TwelveLabsJobOperator
+from airflow_provider_twelvelabs.operators.base import (
+    CREATE_PENDING_KEY,
+    TwelveLabsBaseOperator,
+    TwelveLabsJobOperator,
+    created_since,
+)
 from airflow_provider_twelvelabs.reporting import media_length
 from airflow_provider_twelvelabs.requests.assets import SHA256_KEY, SOURCE_KEY, ContentKey
 from airflow_provider_twelvelabs.requests.fields import one_of
@@ -77,6 +87,18 @@ def _model_signature(models: Sequence[Any] | None) -> set[tuple[str, frozenset[s
 
 
 # --------------------------------------------------------------------------- indexes
+
+
+def _pending_create(store: Any, name: str) -> datetime | None:
+    """When an earlier try sent the create of index ``name`` without seeing its answer, or ``None``."""
+    pending = store.get(CREATE_PENDING_KEY) if store is not None else None
+    if not isinstance(pending, Mapping) or pending.get("name") != name:
+        return None
+    try:
+        at = datetime.fromisoformat(str(pending.get("at")))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
@@ -134,9 +156,14 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         """
         body = self.build_request()
         name, models = body["index_name"], body["models"]
+        store = context.get("task_state_store") if isinstance(context, Mapping) else None
+        self._lost_since = _pending_create(store, name)
 
         index_id = self._existing(name, models)
         if index_id is None:
+            if store is not None:
+                # Kept before the create: a retry after a lost answer knows the index may be its own.
+                store.set(CREATE_PENDING_KEY, {"at": datetime.now(timezone.utc).isoformat(), "name": name})
             try:
                 index_id = self.hook.create_index(**body).id
                 self.log.info(
@@ -148,12 +175,18 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
                     ),
                 )
             except TwelveLabsAPIError as exc:
+                if store is not None and not isinstance(exc, TwelveLabsMalformedResponseError):
+                    with contextlib.suppress(Exception):  # answered: this try created nothing
+                        store.delete(CREATE_PENDING_KEY)
                 # Another task may have created it since the lookup: reuse that one, or refuse.
                 if exc.code not in _NAME_TAKEN_CODES and exc.status != 409:
                     raise
                 index_id = self._existing(name, models)
                 if index_id is None:
                     raise
+        if store is not None:
+            with contextlib.suppress(Exception):  # best effort, as the job operators' forget
+                store.delete(CREATE_PENDING_KEY)
         context["ti"].xcom_push(key=INDEX_ID_XCOM_KEY, value=index_id)
         return index_id
 
@@ -163,6 +196,14 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         matches = [index for index in self.hook.list_indexes(index_name=name) if index.index_name == name]
         if not matches:
             return None
+        since = getattr(self, "_lost_since", None)
+        if since is not None and len(matches) == 1 and created_since(matches[0].created_at, since):
+            self.log.info(
+                "Index %r (%s) was created by an earlier try whose create's answer was lost: using it",
+                name,
+                matches[0].id,
+            )
+            return matches[0].id
         if self.if_exists == "fail":
             raise ValueError(
                 f"A TwelveLabs index named {name!r} already exists ({matches[0].id}) and if_exists='fail'; "

@@ -15,6 +15,11 @@ class RecordingTI:
     #: As on a real task instance: the mixin of resumable jobs reads it for its metrics.
     stats_tags: dict[str, str] = {}
     task_id = "t"
+    #: The task instance's identity, the same on every try (a retry sets ``try_number``).
+    dag_id = "dag"
+    run_id = "manual__2026-12-02T00:00:00+00:00"
+    map_index = -1
+    try_number = 1
 
     def __init__(self) -> None:
         self.pushed: dict[str, Any] = {}
@@ -60,6 +65,10 @@ class StateStore:
         self.values.pop(key, None)
 
 
-def task_context(store: StateStore | None = None, ti: RecordingTI | None = None) -> dict[str, Any]:
-    """A context with a task instance and a task state store."""
-    return {"ti": ti or RecordingTI(), "task_state_store": store or StateStore()}
+def task_context(
+    store: StateStore | None = None, ti: RecordingTI | None = None, *, try_number: int = 1
+) -> dict[str, Any]:
+    """A context with a task instance (of try ``try_number``) and a task state store."""
+    ti = ti or RecordingTI()
+    ti.try_number = try_number
+    return {"ti": ti, "task_state_store": store if store is not None else StateStore()}

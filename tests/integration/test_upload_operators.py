@@ -20,6 +20,7 @@ from airflow_provider_twelvelabs.operators.assets import (
     TwelveLabsMultipartUploadOperator,
     TwelveLabsUploadAssetOperator,
 )
+from airflow_provider_twelvelabs.operators.base import job_tag
 from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.helpers.airflow_fakes import RecordingTI, StateStore
@@ -99,12 +100,14 @@ def test_direct_upload_waits_for_ready_and_pushes_the_asset(
     assert pushed["asset"]["id"] == asset_id
     assert pushed["asset"]["status"] == "ready"
     assert pushed["asset"]["filename"] == "clip.mp4"
-    # The user's metadata, with the content key the operator adds (dedupe="content" by default).
+    # The user's metadata, with the content key the operator adds (dedupe="content" by default)
+    # and the task instance's tag (what finds an upload whose answer was lost).
     assert pushed["asset"]["user_metadata"] == {
         "team": "news",
         "twelvelabs_source": source.as_uri(),
         "twelvelabs_size": source.stat().st_size,
         "twelvelabs_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+        "twelvelabs_job": job_tag(context),
     }
     assert stored_md5(emulator, asset_id) == md5
 

@@ -171,6 +171,13 @@ class EmulatorApp(Starlette):
             entry["fault"] = fault.status_code
             await fault(scope, receive, with_limit_headers(logging_send))
             return
+        if self._choose_lost_answer(method, path):
+            # Processed in full (a create does create), then the answer never reaches the client.
+            entry["fault"] = "answer_lost"
+            entry["answered"] = await self._process_silently(scope, receive)
+            entry["status"] = 0
+            await _drop_connection(send)
+            return
         malformed = self._choose_malformed(method, path)
         if malformed is not None:
             entry["malformed"] = malformed
@@ -181,6 +188,40 @@ class EmulatorApp(Starlette):
             await self._spoiled(malformed, scope, receive, with_limit_headers(logging_send), send)
             return
         await super().__call__(scope, receive, with_limit_headers(logging_send))
+
+    def _choose_lost_answer(self, method: str, path: str) -> bool:
+        """Decide whether this request's answer is lost: a targeted ``lose_answers`` entry, or the rate."""
+        state = self.emulator
+        config = state.config
+        rest = path[len(API_PREFIX) :]
+        with state.lock:
+            for pattern, count in list(config.lose_answers.items()):
+                if count > 0 and _matches(pattern, method, rest):
+                    if count > 1:
+                        config.lose_answers[pattern] = count - 1
+                    else:
+                        del config.lose_answers[pattern]
+                    return True
+            if config.lose_answer_rate <= 0:
+                return False
+            if config.lose_answer_methods and method.upper() not in {
+                m.upper() for m in config.lose_answer_methods
+            }:
+                return False
+            if config.lose_answer_paths and not any(rest.startswith(p) for p in config.lose_answer_paths):
+                return False
+            return state.fault_rng.random() < config.lose_answer_rate
+
+    async def _process_silently(self, scope: Scope, receive: Receive) -> int:
+        """Process the request to its end, keeping its answer to ourselves; return the status it had."""
+        start: Message = {}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+
+        await super().__call__(scope, receive, capture)
+        return int(start.get("status", 0))
 
     def _choose_malformed(self, method: str, path: str) -> str | None:
         """Decide, with the seeded fault generator, whether this answer is spoiled, and how."""
@@ -324,6 +365,15 @@ class EmulatorApp(Starlette):
         return error_response(
             APIError(status, "internal_error", "An internal error occurred. Please try again.", shape=shape)
         )
+
+
+def _matches(pattern: str, method: str, rest: str) -> bool:
+    """Whether ``"METHOD /a/*/b"`` names this request (``*`` is one path segment; no trailing slash)."""
+    want_method, _, want_path = pattern.partition(" ")
+    if want_method != method.upper():
+        return False
+    want, got = want_path.strip("/").split("/"), rest.strip("/").split("/")
+    return len(want) == len(got) and all(w in ("*", g) for w, g in zip(want, got, strict=True))
 
 
 def _html_page(status: int, reason: str) -> Response:

@@ -33,6 +33,21 @@ def build_parser() -> argparse.ArgumentParser:
     add("--public-url", default=None, help="root URL used in presigned URLs (default: from the Host header)")
     add("--fault-rate", type=float, default=0.0, help="probability of a 429/500/502/503 answer")
     add("--drop-rate", type=float, default=0.0, help="probability of closing a connection without answer")
+    add(
+        "--lose-answer-rate",
+        type=float,
+        default=0.0,
+        help="probability that a request is processed and its answer then lost (connection closed)",
+    )
+    add("--lose-answer-methods", default=None, help="comma-separated HTTP methods whose answers may be lost")
+    add("--lose-answer-paths", default=None, help="comma-separated path prefixes after /v1.3 (default: all)")
+    add(
+        "--lose-answer",
+        action="append",
+        default=None,
+        metavar="'METHOD /path[=N]'",
+        help="lose the next N (default 1) answers of this request (repeatable; '*' is one path segment)",
+    )
     add("--slow-rate", type=float, default=0.0, help="probability of a slow answer")
     add("--slow-response-ms", type=float, default=2000.0, help="delay of a slow answer")
     add("--chunk-failure-rate", type=float, default=0.0, help="probability that a chunk PUT fails")
@@ -106,6 +121,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "step_seconds": args.step_seconds,
         "analyze_task_seconds": args.analyze_task_seconds,
         # -- malformed answers and jobs that never finish
+        "lose_answer_rate": args.lose_answer_rate or None,
+        "lose_answer_methods": _csv(args.lose_answer_methods),
+        "lose_answer_paths": _csv(args.lose_answer_paths),
+        "lose_answers": _lose_answers(args.lose_answer),
         "malformed_rate": args.malformed_rate or None,
         "malformed_kinds": _csv(args.malformed_kinds),
         "malformed_methods": _csv(args.malformed_methods),
@@ -116,6 +135,17 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     }
     config.update({k: v for k, v in optional.items() if v is not None})
     return config
+
+
+def _lose_answers(values: list[str] | None) -> dict[str, int] | None:
+    """Read ``--lose-answer 'POST /assets=2'`` flags into ``lose_answers``; ``None`` when none given."""
+    if not values:
+        return None
+    out: dict[str, int] = {}
+    for value in values:
+        pattern, _, count = value.partition("=")
+        out[pattern.strip()] = out.get(pattern.strip(), 0) + (int(count) if count.strip() else 1)
+    return out
 
 
 def _csv(value: str | None) -> list[str] | None:

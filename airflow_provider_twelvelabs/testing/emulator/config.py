@@ -50,6 +50,15 @@ class EmulatorConfig:
         before it is processed.
     :param fault_statuses: status codes a fault answer is chosen from.
     :param drop_rate: probability that a ``/v1.3`` request's connection is closed without any response.
+    :param lose_answer_rate: probability that a ``/v1.3`` request of ``lose_answer_methods`` and
+        ``lose_answer_paths`` is processed in full (a create does create) and its connection is then
+        closed without the answer: the worst case of a create, whose outcome the client cannot know.
+    :param lose_answer_methods: HTTP methods ``lose_answer_rate`` applies to (all when empty).
+    :param lose_answer_paths: path prefixes after ``/v1.3`` that ``lose_answer_rate`` applies to (all
+        when empty).
+    :param lose_answers: targeted lost answers: ``"METHOD /path"`` (after ``/v1.3``; ``*`` stands for
+        one path segment, e.g. ``"POST /indexes/*/indexed-assets"``) to how many of its next answers
+        are lost; each lost answer counts one down, and the entry goes at zero.
     :param slow_rate: probability that a ``/v1.3`` request is delayed by ``slow_response_ms``.
     :param slow_response_ms: delay of a slow response, in milliseconds.
     :param chunk_failure_rate: probability that a chunk PUT fails with 500 after its body was read.
@@ -101,6 +110,10 @@ class EmulatorConfig:
     fault_rate: float = 0.0
     fault_statuses: tuple[int, ...] = (429, 500, 502, 503)
     drop_rate: float = 0.0
+    lose_answer_rate: float = 0.0
+    lose_answer_methods: tuple[str, ...] = ()
+    lose_answer_paths: tuple[str, ...] = ()
+    lose_answers: dict[str, int] = field(default_factory=dict)
     slow_rate: float = 0.0
     slow_response_ms: float = 2000.0
     chunk_failure_rate: float = 0.0
@@ -131,6 +144,7 @@ class EmulatorConfig:
 
     def __post_init__(self) -> None:
         _check_malformed_kinds(self.malformed_kinds)
+        self.lose_answers = _check_lose_answers(self.lose_answers)
 
     def update(self, changes: dict[str, Any]) -> list[str]:
         """Apply ``changes`` (field name → value) in place, coercing JSON values to the field types.
@@ -147,6 +161,8 @@ class EmulatorConfig:
             coerced = _coerce(name, hints[name], value)
             if name == "malformed_kinds":
                 _check_malformed_kinds(coerced)
+            if name == "lose_answers":
+                coerced = _check_lose_answers(coerced)
             setattr(self, name, coerced)
             changed.append(name)
         return changed
@@ -172,6 +188,19 @@ def _check_malformed_kinds(kinds: tuple[str, ...]) -> None:
     unknown = sorted(set(kinds) - set(MALFORMED_KINDS))
     if unknown:
         raise ValueError(f"unknown malformed_kinds {unknown}: choose from {list(MALFORMED_KINDS)}")
+
+
+def _check_lose_answers(patterns: dict[str, int]) -> dict[str, int]:
+    """Normalise ``lose_answers``: ``"METHOD /path"`` keys (method upper-cased), positive counts."""
+    checked: dict[str, int] = {}
+    for key, count in patterns.items():
+        method, _, path = str(key).strip().partition(" ")
+        path = path.strip()
+        if not method or not path.startswith("/"):
+            raise ValueError(f"lose_answers keys are 'METHOD /path' (after /v1.3), got {key!r}")
+        if count > 0:
+            checked[f"{method.upper()} {path}"] = int(count)
+    return checked
 
 
 def _coerce(name: str, hint: Any, value: Any) -> Any:

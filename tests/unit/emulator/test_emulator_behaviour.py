@@ -222,3 +222,53 @@ def test_ids_are_deterministic_for_a_seed() -> None:
             return make_index(httpx.Client(base_url=running.base_url, headers=headers))
 
     assert first_index_id(1) == first_index_id(1) != first_index_id(2)
+
+
+def test_lose_answers_processes_the_create_then_drops_the_connection(
+    api: httpx.Client, raw: httpx.Client, emulator: RunningEmulator
+) -> None:
+    # The next answer of POST /indexes is lost: the index is created, the client sees a dead connection.
+    raw.post("/_emulator/config", json={"lose_answers": {"post /indexes": 1}})
+    body = {"index_name": "lost", "models": [{"model_name": "marengo3.0", "model_options": ["visual"]}]}
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.post("/indexes", json=body)
+    listed = api.get("/indexes", params={"index_name": "lost"}).json()["data"]
+    assert [i["index_name"] for i in listed] == ["lost"]
+    # Counted down to zero: the next create is answered (and refused: the name is taken).
+    assert raw.get("/_emulator/config").json()["lose_answers"] == {}
+    assert api.post("/indexes", json=body).status_code == 400
+    log = raw.get("/_emulator/requests").json()["data"]
+    lost = [e for e in log if e.get("fault") == "answer_lost"]
+    assert [(e["method"], e["path"], e["status"], e["answered"]) for e in lost] == [
+        ("POST", "/v1.3/indexes", 0, 201)
+    ]
+
+
+def test_lose_answers_patterns_match_whole_paths_with_wildcard_segments(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    emulator.config.update({"lose_answers": {"GET /indexes/*": 2}})
+    assert api.get("/indexes").status_code == 200  # one segment fewer: not matched
+    for _ in range(2):
+        with pytest.raises(httpx.RemoteProtocolError):
+            api.get("/indexes/0123456789abcdef01234567")
+    assert api.get("/indexes/0123456789abcdef01234567").status_code == 404
+
+
+def test_lose_answer_rate_applies_to_the_chosen_methods_and_paths(
+    api: httpx.Client, emulator: RunningEmulator
+) -> None:
+    emulator.config.update(
+        {"lose_answer_rate": 1.0, "lose_answer_methods": ["POST"], "lose_answer_paths": ["/x"]}
+    )
+    assert api.get("/assets").status_code == 200
+    emulator.config.update({"lose_answer_paths": []})
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.post("/indexes", json={"index_name": "rate"})
+    emulator.config.update({"lose_answer_rate": 0.0})
+    assert api.get("/assets").status_code == 200
+
+
+def test_lose_answers_rejects_a_malformed_pattern(emulator: RunningEmulator) -> None:
+    with pytest.raises(ValueError, match="METHOD /path"):
+        emulator.config.update({"lose_answers": {"indexes": 1}})

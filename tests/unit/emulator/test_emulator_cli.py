@@ -174,3 +174,25 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # Local servers must never be reached through an HTTP proxy configured in the environment.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setitem(os.environ, "no_proxy", "127.0.0.1,localhost")
+
+
+def test_cli_lost_answer_flags() -> None:
+    args = build_parser().parse_args(
+        [
+            "--lose-answer",
+            "POST /assets=2",
+            "--lose-answer",
+            "post /indexes/*/indexed-assets",
+            "--lose-answer-rate",
+            "0.1",
+            "--lose-answer-methods",
+            "POST",
+            "--lose-answer-paths",
+            "/analyze,/embed-v2",
+        ]
+    )
+    config = config_from_args(args)
+    assert config.lose_answers == {"POST /assets": 2, "POST /indexes/*/indexed-assets": 1}
+    assert config.lose_answer_rate == 0.1
+    assert config.lose_answer_methods == ("POST",)
+    assert config.lose_answer_paths == ("/analyze", "/embed-v2")

@@ -18,6 +18,7 @@ from airflow_provider_twelvelabs.operators.assets import (
     TwelveLabsMultipartUploadOperator,
     TwelveLabsUploadAssetOperator,
 )
+from airflow_provider_twelvelabs.operators.base import job_tag
 from airflow_provider_twelvelabs.testing.pytest_plugin import set_twelvelabs_connection
 from tests.helpers.airflow_fakes import StateStore
 from tests.helpers.airflow_fakes import task_context as context
@@ -163,6 +164,7 @@ def test_direct_upload_sends_the_documented_form(server: RecordingServer, clip: 
         "twelvelabs_source": clip.as_uri(),
         "twelvelabs_size": clip.stat().st_size,
         "twelvelabs_sha256": hashlib.sha256(clip.read_bytes()).hexdigest(),
+        "twelvelabs_job": job_tag(ctx),
     }
     part = form["file"][0]
     assert isinstance(part, FormFile)

@@ -244,3 +244,35 @@ def test_poll_defaults_come_from_the_twelvelabs_config_section(monkeypatch: pyte
     assert WaitOperator(task_id="wait").poll_policy == PollPolicy(
         interval=2.0, backoff=1.5, max_interval=60.0
     )
+
+
+# --------------------------------------------------------------------------- lost create answers
+
+
+def test_job_tag_is_the_same_on_every_try_and_differs_across_runs_and_map_indexes() -> None:
+    from airflow_provider_twelvelabs.operators.base import job_tag
+
+    first, retry = RecordingTI(), RecordingTI()
+    retry.try_number = 2
+    other_run, other_index = RecordingTI(), RecordingTI()
+    other_run.run_id = "scheduled__2026-12-03T00:00:00+00:00"
+    other_index.map_index = 3
+
+    tag = job_tag({"ti": first})
+    assert tag is not None and tag.startswith("af-") and len(tag) <= 64
+    assert job_tag({"ti": retry}) == tag
+    assert len({tag, job_tag({"ti": other_run}), job_tag({"ti": other_index})}) == 3
+    assert job_tag({}) is None
+
+
+def test_created_since_allows_the_clock_skew_and_unreadable_times() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from airflow_provider_twelvelabs.operators.base import CLOCK_SKEW, created_since
+
+    since = datetime(2026, 12, 2, 6, 0, tzinfo=timezone.utc)
+    assert created_since("2026-12-02T06:00:01Z", since)
+    assert created_since((since - CLOCK_SKEW + timedelta(seconds=1)).isoformat(), since)
+    assert not created_since((since - CLOCK_SKEW - timedelta(seconds=1)).isoformat(), since)
+    assert created_since("not a time", since) and created_since(None, since)
+    assert created_since("2020-01-01T00:00:00Z", None)

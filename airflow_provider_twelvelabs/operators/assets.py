@@ -26,6 +26,7 @@ import mimetypes
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from airflow_provider_twelvelabs.exceptions import TwelveLabsNotFoundError
 from airflow_provider_twelvelabs.operators.base import (
     JOB_TAG_KEY,
     TwelveLabsJobOperator,
@@ -265,8 +266,6 @@ class _AssetUploadBase(TwelveLabsJobOperator):
                     "session cannot be found again, so the asset is deleted and a new session started",
                     asset.id,
                 )
-                from airflow_provider_twelvelabs.exceptions import TwelveLabsNotFoundError
-
                 with contextlib.suppress(TwelveLabsNotFoundError):
                     self.hook.delete_asset(asset.id, force=True)
                 continue

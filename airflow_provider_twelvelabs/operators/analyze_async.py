@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_twelvelabs import xcom_keys
@@ -642,11 +642,7 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
                 self._statuses[batch_id] = str(self.hook.get_analyze_batch(batch_id).status)
 
     def _submit_more(self, context: Context) -> None:
-        from airflow_provider_twelvelabs.exceptions import (
-            TwelveLabsAPIError,
-            TwelveLabsMalformedResponseError,
-            TwelveLabsRateLimitError,
-        )
+        from airflow_provider_twelvelabs.exceptions import TwelveLabsRateLimitError
 
         plan = self.plan
         body = plan.request.to_body()
@@ -654,25 +650,22 @@ class TwelveLabsCreateAnalyzeBatchOperator(TwelveLabsJobOperator):
             chunk = plan.chunks[len(self._batch_ids)]
             batch = self._lost_batch(context, chunk)
             if batch is None:
-                self.note_create(context)
+                create = partial(
+                    self.hook.create_analyze_batch,
+                    model_name=body["model_name"],
+                    analysis_mode=body["analysis_mode"],
+                    defaults=body["defaults"] or None,
+                    requests=[plan.request.request_item(item) for item in chunk],
+                )
                 try:
-                    batch = self.hook.create_analyze_batch(
-                        model_name=body["model_name"],
-                        analysis_mode=body["analysis_mode"],
-                        defaults=body["defaults"] or None,
-                        requests=[plan.request.request_item(item) for item in chunk],
-                    )
-                except TwelveLabsAPIError as exc:
-                    if not isinstance(exc, TwelveLabsMalformedResponseError):
-                        # The API answered with an error: nothing was created, nothing to look for.
-                        self.forget(context, CREATE_PENDING_KEY)
-                    if not isinstance(exc, TwelveLabsRateLimitError):
-                        raise
+                    batch = self.noted_create(context, create)
+                except TwelveLabsRateLimitError as exc:
                     if exc.code != "too_many_active_batches" or not self._pending():
                         raise
                     self.log.info("The account has no free batch slot: waiting for a batch to finish")
                     break
-            self.forget(context, CREATE_PENDING_KEY)
+            else:
+                self.forget(context, CREATE_PENDING_KEY)
             self._batch_ids.append(batch.id)
             self._statuses[batch.id] = str(batch.status)
             # Kept at once: a worker killed between two creates must not submit the first again.

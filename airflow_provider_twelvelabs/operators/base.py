@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin, conf
 
@@ -52,6 +52,8 @@ __all__ = [
     "JOB_TAG_KEY",
     "TwelveLabsBaseOperator",
     "TwelveLabsJobOperator",
+    "create_note",
+    "create_note_time",
     "created_since",
     "default_poll_interval",
     "default_poll_max_interval",
@@ -67,6 +69,7 @@ DEFAULT_WAIT_TIMEOUT = timedelta(hours=6)
 _GONE = "not_found"
 _NOT_REUSABLE = "not_reusable"
 _UNSET: Any = object()
+_T = TypeVar("_T")
 
 #: Task-state key of a create whose answer has not been seen yet: ``{"at": <UTC time>, "try": n}``.
 CREATE_PENDING_KEY = "twelvelabs_create_pending"
@@ -119,6 +122,24 @@ def _try_number(context: Any) -> int:
     ti = context.get("ti") if isinstance(context, Mapping) else None
     number = getattr(ti, "try_number", None)
     return number if isinstance(number, int) and not isinstance(number, bool) else 1
+
+
+def create_note(context: Any, **extra: Any) -> dict[str, Any]:
+    """The task-state value kept under :data:`CREATE_PENDING_KEY` just before a create is sent.
+
+    :param context: the task context (for the try number).
+    :param extra: more to keep with it (the create-index operator keeps the index name).
+    """
+    return {"at": datetime.now(timezone.utc).isoformat(), "try": _try_number(context), **extra}
+
+
+def create_note_time(note: Mapping[str, Any]) -> datetime | None:
+    """When the create of a :func:`create_note` was sent (UTC), or ``None`` if it does not say."""
+    try:
+        at = datetime.fromisoformat(str(note.get("at")))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def _seconds(value: float | timedelta | None, name: str) -> float | None:
@@ -515,16 +536,8 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         if resource is None:
             resource = self.recover_lost_create(context)
         if resource is None:
-            self.note_create(context)
-            try:
-                resource = self.create_job(context)
-            except TwelveLabsAPIError as exc:
-                if not isinstance(exc, TwelveLabsMalformedResponseError):
-                    # The API answered with an error: nothing was created, nothing to look for.
-                    self.forget(context, CREATE_PENDING_KEY)
-                raise
-            # The answer arrived: Airflow keeps the id next (a retry reconnects to it from there).
-            self.forget(context, CREATE_PENDING_KEY)
+            # Once the answer arrived, Airflow keeps the id next (a retry reconnects to it from there).
+            resource = self.noted_create(context, lambda: self.create_job(context))
         self._job_resource = resource
         job_id = _resource_id(resource)
         if not job_id:
@@ -535,7 +548,7 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
     def lost_create_since(self, context: Context) -> tuple[bool, datetime | None]:
         """Whether an earlier try may have created the job unseen, and when it sent the create.
 
-        With a task state store: a create was noted (:meth:`note_create`) and its id never kept.
+        With a task state store: a create was noted (:meth:`noted_create`) and its id never kept.
         Without one (Airflow before 3.3): any retry (``try_number > 1``), at an unknown time.
 
         :param context: the task context.
@@ -546,11 +559,7 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
         pending = self.recall(context, CREATE_PENDING_KEY)
         if not isinstance(pending, Mapping):
             return False, None
-        try:
-            at = datetime.fromisoformat(str(pending.get("at")))
-        except ValueError:
-            return True, None
-        return True, at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+        return True, create_note_time(pending)
 
     def recover_lost_create(self, context: Context) -> Any:
         """On a retry after a create whose answer was lost, find what it made (:meth:`find_lost_job`).
@@ -570,16 +579,26 @@ class TwelveLabsJobOperator(ResumableJobMixin, TwelveLabsBaseOperator):
             )
         return found
 
-    def note_create(self, context: Context) -> None:
-        """Keep, before a create is sent, that it is about to be (and when), for a retry to look for it.
+    def noted_create(self, context: Context, create: Callable[[], _T]) -> _T:
+        """Run ``create`` (one create call), noted in the task state store while its answer is awaited.
+
+        The note (:func:`create_note`) is kept before the call, so that a retry looks for what the
+        create made if its answer is lost (:meth:`lost_create_since`); it is dropped once the answer
+        arrives, and when the API answered with an error (then nothing was created). A malformed
+        answer keeps it: the server did answer, so the create may have been done.
 
         :param context: the task context.
+        :param create: the create call.
         """
-        self.remember(
-            context,
-            CREATE_PENDING_KEY,
-            {"at": datetime.now(timezone.utc).isoformat(), "try": _try_number(context)},
-        )
+        self.remember(context, CREATE_PENDING_KEY, create_note(context))
+        try:
+            created = create()
+        except TwelveLabsAPIError as exc:
+            if not isinstance(exc, TwelveLabsMalformedResponseError):
+                self.forget(context, CREATE_PENDING_KEY)
+            raise
+        self.forget(context, CREATE_PENDING_KEY)
+        return created
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """Read the remembered job's status (``not_found`` when the API no longer has it).

@@ -13,7 +13,7 @@ import contextlib
 import mimetypes
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_twelvelabs import xcom_keys
@@ -33,6 +33,8 @@ from airflow_provider_twelvelabs.operators.base import (
     CREATE_PENDING_KEY,
     TwelveLabsBaseOperator,
     TwelveLabsJobOperator,
+    create_note,
+    create_note_time,
     created_since,
 )
 from airflow_provider_twelvelabs.reporting import media_length
@@ -94,11 +96,7 @@ def _pending_create(store: Any, name: str) -> datetime | None:
     pending = store.get(CREATE_PENDING_KEY) if store is not None else None
     if not isinstance(pending, Mapping) or pending.get("name") != name:
         return None
-    try:
-        at = datetime.fromisoformat(str(pending.get("at")))
-    except ValueError:
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return create_note_time(pending)
 
 
 class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
@@ -163,7 +161,7 @@ class TwelveLabsCreateIndexOperator(TwelveLabsBaseOperator):
         if index_id is None:
             if store is not None:
                 # Kept before the create: a retry after a lost answer knows the index may be its own.
-                store.set(CREATE_PENDING_KEY, {"at": datetime.now(timezone.utc).isoformat(), "name": name})
+                store.set(CREATE_PENDING_KEY, create_note(context, name=name))
             try:
                 index_id = self.hook.create_index(**body).id
                 self.log.info(

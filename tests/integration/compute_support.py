@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,9 +26,27 @@ __all__ = [
     "indexed_video",
     "ndjson",
     "ready_asset",
+    "stored_md5",
     "unit_norm",
     "validate_component",
+    "write_random_file",
 ]
+
+
+def write_random_file(path: Path, size: int, seed: int = 1) -> str:
+    """Write ``size`` pseudo-random bytes (the same for the same ``seed``) to ``path``; return their MD5."""
+    out = bytearray()
+    block = hashlib.sha256(str(seed).encode()).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block
+    path.write_bytes(bytes(out[:size]))
+    return hashlib.md5(bytes(out[:size])).hexdigest()
+
+
+def stored_md5(emulator: RunningEmulator, asset_id: str) -> str:
+    """The MD5 of the bytes the emulator holds for an asset (its control endpoint)."""
+    return str(httpx.get(f"{emulator.url}/_emulator/assets/{asset_id}").json()["md5"])
 
 
 def api_client(emulator: RunningEmulator) -> httpx.Client:

@@ -26,6 +26,7 @@ from airflow_provider_twelvelabs.testing.emulator.config import EmulatorConfig
 from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from airflow_provider_twelvelabs.waiting import PollPolicy, wait_for_resource_sync
 from tests.helpers.airflow_fakes import task_context as fresh_context
+from tests.integration.compute_support import write_random_file
 
 pytestmark = pytest.mark.integration
 
@@ -52,12 +53,7 @@ def index_id(hook: TwelveLabsHook) -> str:
 
 
 def write(path: Path, size: int, seed: int) -> Path:
-    out = bytearray()
-    block = hashlib.sha256(str(seed).encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    path.write_bytes(bytes(out[:size]))
+    write_random_file(path, size, seed)
     return path
 
 

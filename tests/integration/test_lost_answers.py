@@ -12,7 +12,6 @@ sent once.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.helpers.airflow_fakes import StateStore
 from tests.helpers.airflow_fakes import task_context as context
 from tests.helpers.airflow_versions import needs_task_state_store
-from tests.integration.compute_support import api_client, create_index, ready_asset
+from tests.integration.compute_support import api_client, create_index, ready_asset, stored_md5
+from tests.integration.compute_support import write_random_file as write
 
 pytestmark = pytest.mark.integration
 
@@ -89,16 +89,6 @@ def first_try_fails_then_retry(make: Any, store: StateStore) -> tuple[Any, dict[
     return make().execute(ctx), ctx
 
 
-def write(path: Path, size: int, seed: int = 1) -> str:
-    out = bytearray()
-    block = hashlib.sha256(str(seed).encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    path.write_bytes(bytes(out[:size]))
-    return hashlib.md5(bytes(out[:size])).hexdigest()
-
-
 # --------------------------------------------------------------------------- uploads
 
 
@@ -119,7 +109,7 @@ def test_direct_upload(emulator: RunningEmulator, tmp_path: Path, dedupe: str) -
     assets = listed(emulator, "/assets")
     assert [a["_id"] for a in assets] == [asset_id]
     assert len(sent(emulator, "POST", "/assets")) == 1 and len(lost(emulator)) == 1
-    assert httpx.get(f"{emulator.url}/_emulator/assets/{asset_id}").json()["md5"] == md5
+    assert stored_md5(emulator, asset_id) == md5
     assert ctx["ti"].pushed["asset"]["status"] == "ready"
     assert store.values == {}  # a deliberate re-run starts afresh
 
@@ -156,7 +146,7 @@ def test_multipart_session_create(emulator: RunningEmulator, tmp_path: Path) -> 
 
     # One asset: the one the lost session had reserved was deleted (its session cannot be found).
     assert [a["_id"] for a in listed(emulator, "/assets")] == [asset_id]
-    assert httpx.get(f"{emulator.url}/_emulator/assets/{asset_id}").json()["md5"] == md5
+    assert stored_md5(emulator, asset_id) == md5
     assert len(sent(emulator, "POST", "/assets/multipart-uploads")) == 2
     assert len(sent(emulator, "DELETE", "/assets/" + lost_asset_of_session(emulator))) == 1
     # No session is left open: the emulator ends a session with its reserved asset (the real API

@@ -26,6 +26,8 @@ from airflow_provider_twelvelabs.testing.emulator.server import RunningEmulator
 from tests.helpers.airflow_fakes import RecordingTI, StateStore
 from tests.helpers.airflow_fakes import task_context as try_context
 from tests.helpers.airflow_versions import needs_task_state_store
+from tests.integration.compute_support import stored_md5
+from tests.integration.compute_support import write_random_file as write
 
 pytestmark = pytest.mark.integration
 
@@ -41,20 +43,6 @@ def twelvelabs_emulator_config() -> EmulatorConfig:
 @pytest.fixture
 def emulator(twelvelabs_connection: RunningEmulator) -> RunningEmulator:
     return twelvelabs_connection
-
-
-def write(path: Path, size: int, seed: int = 1) -> str:
-    out = bytearray()
-    block = hashlib.sha256(str(seed).encode()).digest()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block
-    path.write_bytes(bytes(out[:size]))
-    return hashlib.md5(bytes(out[:size])).hexdigest()
-
-
-def stored_md5(emulator: RunningEmulator, asset_id: str) -> str:
-    return httpx.get(f"{emulator.url}/_emulator/assets/{asset_id}").json()["md5"]
 
 
 def api_requests(emulator: RunningEmulator) -> list[tuple[str, str]]:

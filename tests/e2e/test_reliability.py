@@ -420,6 +420,19 @@ def upload_assets(stack: Stack, files: list[Path]) -> list[str]:
     return ids
 
 
+def created_and_polled(stack: Stack, create: tuple[str, str], poll_prefix: str) -> int | None:
+    """The first try's process id once it has created its job (``create`` answered 2xx) and polled it."""
+    log = stack.requests_log()
+    answered = (
+        i for i, e in enumerate(log) if (e["method"], e["path"]) == create and 200 <= (e["status"] or 0) < 300
+    )
+    created = next(answered, None)
+    polled = created is not None and any(
+        e["method"] == "GET" and e["path"].startswith(poll_prefix) for e in log[created + 1 :]
+    )
+    return tries(stack).get(1) if polled else None
+
+
 def kill_worker_running(stack: Stack, pid: int) -> dict[str, Any]:
     """SIGKILL the Celery worker whose task process is ``pid`` (the worker and all its children).
 
@@ -535,20 +548,12 @@ def test_a_worker_killed_after_creating_an_analyze_batch_reconnects_to_it(stack:
         {"asset_ids": asset_ids, "output_path": str(output)},
     )
 
-    def first_try_waiting() -> int | None:
-        log = stack.requests_log()
-        created = [
-            i
-            for i, e in enumerate(log)
-            if (e["method"], e["path"]) == BATCH_CREATE and 200 <= (e["status"] or 0) < 300
-        ]
-        polled = created and any(
-            e["method"] == "GET" and e["path"].startswith("/v1.3/analyze/batches/")
-            for e in log[created[0] + 1 :]
-        )
-        return tries(stack).get(1) if polled else None
-
-    pid = stack.wait_for("the first try to create the batch and poll it", first_try_waiting, 120, 0.2)
+    pid = stack.wait_for(
+        "the first try to create the batch and poll it",
+        lambda: created_and_polled(stack, BATCH_CREATE, "/v1.3/analyze/batches/"),
+        120,
+        0.2,
+    )
     kill = kill_worker_running(stack, pid)
     retry_after = second_try(stack, kill, "analyze")
     stack.emulator_config(step_seconds=0.2)
@@ -589,15 +594,12 @@ def test_a_worker_killed_while_waiting_on_an_embedding_task_reconnects_to_it(
     def creates() -> list[dict[str, Any]]:
         return [e for e in stack.requests_log() if (e["method"], e["path"]) == EMBED_CREATE]
 
-    def first_try_waiting() -> int | None:
-        log = stack.requests_log()
-        created = next((i for i, e in enumerate(log) if (e["method"], e["path"]) == EMBED_CREATE), None)
-        polled = created is not None and any(
-            e["method"] == "GET" and e["path"].startswith("/v1.3/embed-v2/tasks/") for e in log[created + 1 :]
-        )
-        return tries(stack).get(1) if polled else None
-
-    pid = stack.wait_for("the first try to create the task and poll it", first_try_waiting, 120, 0.2)
+    pid = stack.wait_for(
+        "the first try to create the task and poll it",
+        lambda: created_and_polled(stack, EMBED_CREATE, "/v1.3/embed-v2/tasks/"),
+        120,
+        0.2,
+    )
     assert len(creates()) == 1
     kill = kill_worker_running(stack, pid)
     retry_after = second_try(stack, kill, "embed")

@@ -174,7 +174,8 @@ class EmulatorApp(Starlette):
         if self._choose_lost_answer(method, path):
             # Processed in full (a create does create), then the answer never reaches the client.
             entry["fault"] = "answer_lost"
-            entry["answered"] = await self._process_silently(scope, receive)
+            start, _ = await self._process_captured(scope, receive)
+            entry["answered"] = int(start.get("status", 0))
             entry["status"] = 0
             await _drop_connection(send)
             return
@@ -204,24 +205,23 @@ class EmulatorApp(Starlette):
                     return True
             if config.lose_answer_rate <= 0:
                 return False
-            if config.lose_answer_methods and method.upper() not in {
-                m.upper() for m in config.lose_answer_methods
-            }:
-                return False
-            if config.lose_answer_paths and not any(rest.startswith(p) for p in config.lose_answer_paths):
+            if not _in_scope(method, rest, config.lose_answer_methods, config.lose_answer_paths):
                 return False
             return state.fault_rng.random() < config.lose_answer_rate
 
-    async def _process_silently(self, scope: Scope, receive: Receive) -> int:
-        """Process the request to its end, keeping its answer to ourselves; return the status it had."""
+    async def _process_captured(self, scope: Scope, receive: Receive) -> tuple[Message, bytes]:
+        """Process the request to its end, keeping its answer to ourselves: its start message and body."""
         start: Message = {}
+        body = bytearray()
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
 
         await super().__call__(scope, receive, capture)
-        return int(start.get("status", 0))
+        return start, bytes(body)
 
     def _choose_malformed(self, method: str, path: str) -> str | None:
         """Decide, with the seeded fault generator, whether this answer is spoiled, and how."""
@@ -229,10 +229,7 @@ class EmulatorApp(Starlette):
         config = state.config
         if config.malformed_rate <= 0 or not config.malformed_kinds:
             return None
-        if config.malformed_methods and method.upper() not in {m.upper() for m in config.malformed_methods}:
-            return None
-        rest = path[len(API_PREFIX) :]
-        if config.malformed_paths and not any(rest.startswith(p) for p in config.malformed_paths):
+        if not _in_scope(method, path[len(API_PREFIX) :], config.malformed_methods, config.malformed_paths):
             return None
         with state.lock:
             if state.fault_rng.random() >= config.malformed_rate:
@@ -246,21 +243,11 @@ class EmulatorApp(Starlette):
         :param send: the send callable that adds the rate-limit headers and logs the status.
         :param raw_send: the server's own send callable (to break the connection off).
         """
-        start: Message = {}
-        body = bytearray()
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-
-        await super().__call__(scope, receive, capture)
+        start, data = await self._process_captured(scope, receive)
         status: int = start.get("status", 200)
         original = list(start.get("headers", []))
         content_type = next((v for k, v in original if k.lower() == b"content-type"), b"application/json")
         headers = [(k, v) for k, v in original if k.lower() not in (b"content-length", b"content-type")]
-        data = bytes(body)
         if kind == "truncated_json":
             data = data[: len(data) // 2]
         elif kind == "empty_200":
@@ -365,6 +352,13 @@ class EmulatorApp(Starlette):
         return error_response(
             APIError(status, "internal_error", "An internal error occurred. Please try again.", shape=shape)
         )
+
+
+def _in_scope(method: str, rest: str, methods: tuple[str, ...], paths: tuple[str, ...]) -> bool:
+    """Whether a request is among ``methods`` and under one of ``paths`` (after /v1.3); empty: all."""
+    if methods and method.upper() not in {m.upper() for m in methods}:
+        return False
+    return not paths or any(rest.startswith(p) for p in paths)
 
 
 def _matches(pattern: str, method: str, rest: str) -> bool:
